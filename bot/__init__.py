@@ -1,0 +1,1 @@
+"""Qorgau help-line bot: application factory, settings and services."""

@@ -1,0 +1,101 @@
+"""The application factory: production and tests build the bot the same way."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
+
+from bot.db import make_engine, make_sessionmaker, migrate
+from bot.i18n import Catalogues
+from bot.services.help_numbers import HelpNumber, load_help_numbers
+from bot.services.identity import Identity
+from bot.services.people import People
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[Any]
+    identity: Identity
+    people: People
+    catalogues: Catalogues
+    help_numbers: list[HelpNumber]
+
+    @classmethod
+    def create(cls, settings: Settings) -> Services:
+        engine = make_engine(settings.database_url)
+        sessions = make_sessionmaker(engine)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            identity=Identity(settings.secret_key.get_secret_value()),
+            people=People(sessions),
+            catalogues=Catalogues(),
+            help_numbers=load_help_numbers(),
+        )
+
+
+class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
+    """PTB's Application plus our services; migrates on start, writes persistence through."""
+
+    services: Services
+    # Highest update id fully handled (persistence written): tests and health checks read it.
+    last_update_id: int = 0
+
+    async def initialize(self) -> None:
+        # Before PTB's own initialize: persistence reads its tables there.
+        await migrate(self.services.engine)
+        await super().initialize()
+
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        await self.services.engine.dispose()
+
+    async def process_update(self, update: object) -> None:
+        await super().process_update(update)
+        if self.persistence is not None:
+            # Write-through: a crash must not lose a step the person already answered.
+            await self.update_persistence()
+        if isinstance(update, Update):
+            self.last_update_id = max(self.last_update_id, update.update_id)
+
+
+def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return cast(QorgauApplication, context.application).services
+
+
+def file_url_for(api_url: str) -> str:
+    base = api_url.rstrip("/")
+    if base.endswith("/bot"):
+        return base[: -len("/bot")] + "/file/bot"
+    return base + "/file/bot"
+
+
+def build_application(settings: Settings) -> QorgauApplication:
+    from handlers import register
+
+    application = cast(
+        QorgauApplication,
+        ApplicationBuilder()
+        .application_class(QorgauApplication)
+        .token(settings.bot_token.get_secret_value())
+        .base_url(settings.telegram_api_url)
+        .base_file_url(file_url_for(settings.telegram_api_url))
+        .build(),
+    )
+    application.services = Services.create(settings)
+    register(application)
+    return application
+
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.EDITED_MESSAGE]

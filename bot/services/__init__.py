@@ -1,0 +1,1 @@
+"""Services: everything the bot does, with no Telegram objects in sight."""

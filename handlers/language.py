@@ -1,0 +1,47 @@
+"""Switching the language; the choice is stored against the pseudonym."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+
+from bot.settings import LOCALES
+from handlers.common import button, main_menu, viewer, welcome_text
+
+# Each language names itself, so a person who cannot read the current one still finds theirs.
+LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+
+
+def language_choices() -> InlineKeyboardMarkup:
+    rows = [[button(LANGUAGE_NAMES[code], f"lang:{code}")] for code in LOCALES]
+    return InlineKeyboardMarkup(rows)
+
+
+async def ask_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    v = await viewer(update, context)
+    text = v._("Choose a language:")
+    if update.callback_query:
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_text(text, reply_markup=language_choices())
+    elif update.effective_message:
+        await update.effective_message.reply_text(text, reply_markup=language_choices())
+
+
+async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    code = query.data.removeprefix("lang:")
+    before = await viewer(update, context)
+    if code in LOCALES:
+        await before.services.people.set_locale(before.pseudonym, code)
+    v = await viewer(update, context)
+    await query.answer()
+    await query.edit_message_text(welcome_text(v), reply_markup=main_menu(v))
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    application.add_handler(
+        CommandHandler("language", ask_language, filters=filters.ChatType.PRIVATE)
+    )
+    application.add_handler(CallbackQueryHandler(ask_language, pattern=r"^lang$"))
+    application.add_handler(CallbackQueryHandler(set_language, pattern=r"^lang:[a-z]{2}$"))

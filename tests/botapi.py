@@ -1,0 +1,323 @@
+"""A small Telegram Bot API stand-in on 127.0.0.1, owned by the tests.
+
+It speaks HTTP like api.telegram.org does (form-encoded bodies in, JSON out), queues updates
+for getUpdates, records every call the bot makes, keeps the messages each chat shows, and can
+be told to fail: 403, 429 with retry_after, 500, or a slow answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER = {"id": 7000000001, "is_bot": True, "first_name": "Qorgau", "username": "qorgau_bot"}
+
+# Parameters PTB sends as JSON (everything else is a raw string, see SPEC.md).
+_JSON_PARAMS = {
+    "reply_markup",
+    "entities",
+    "caption_entities",
+    "allowed_updates",
+    "message_ids",
+    "commands",
+    "media",
+    "link_preview_options",
+    "reply_parameters",
+}
+_INT_PARAMS = {
+    "chat_id",
+    "from_chat_id",
+    "message_id",
+    "message_thread_id",
+    "offset",
+    "limit",
+    "timeout",
+    "user_id",
+}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Fault:
+    status: int
+    description: str
+    retry_after: int | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class User:
+    id: int
+    first_name: str = "Test"
+    language_code: str | None = "en"
+    username: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name}
+        if self.language_code:
+            data["language_code"] = self.language_code
+        if self.username:
+            data["username"] = self.username
+        return data
+
+
+class BotApi:
+    def __init__(self, token: str = "123456:TEST-TOKEN") -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.fault_rule: Callable[[str, dict[str, Any]], Fault | None] | None = None
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1)
+        self._message_ids: dict[int, itertools.count[int]] = defaultdict(lambda: itertools.count(1))
+        # chat id -> message id -> message as the chat shows it now
+        self.messages: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
+        self.deleted: dict[int, set[int]] = defaultdict(set)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- server -------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=50 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        raw: dict[str, Any] = {}
+        if request.content_type == "application/json":
+            return dict(await request.json())
+        form = await request.post()
+        for key, value in form.items():
+            raw[key] = value if isinstance(value, str) else value.file.read()  # type: ignore[union-attr]
+        params: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in _JSON_PARAMS and isinstance(value, str):
+                params[key] = json.loads(value)
+            elif key in _INT_PARAMS and isinstance(value, str):
+                try:
+                    params[key] = int(value)
+                except ValueError:
+                    params[key] = value
+            elif value in ("true", "false") and key not in ("text", "caption"):
+                params[key] = value == "true"
+            else:
+                params[key] = value
+        return params
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return self._error(401, "Unauthorized")
+        method = request.match_info["method"]
+        params = await self._params(request)
+        fault = self._take_fault(method, params)
+        if method != "getUpdates":
+            self.calls.append(Call(method, params))
+        if fault is not None:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.status:
+                await self._notify()
+                return self._error(fault.status, fault.description, fault.retry_after)
+        handler = getattr(self, f"_m_{method}", None)
+        result = await handler(params) if handler else True
+        await self._notify()
+        return web.json_response({"ok": True, "result": result})
+
+    def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
+        if self.faults[method]:
+            return self.faults[method].popleft()
+        if self.fault_rule and method != "getUpdates":
+            return self.fault_rule(method, params)
+        return None
+
+    @staticmethod
+    def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:
+        body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+        if retry_after is not None:
+            body["parameters"] = {"retry_after": retry_after}
+        return web.json_response(body, status=status)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # -- Bot API methods -------------------------------------------------------------------------
+
+    async def _m_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {**BOT_USER, "can_join_groups": True, "can_read_all_group_messages": False}
+
+    async def _m_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(params.get("offset") or 0)
+        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        if not self._updates:
+            timeout = min(float(params.get("timeout") or 0), 0.5)
+            async with self._changed:
+                with contextlib.suppress(TimeoutError):
+                    has_updates = self._changed.wait_for(lambda: bool(self._updates))
+                    await asyncio.wait_for(has_updates, timeout)
+        return list(self._updates[: int(params.get("limit") or 100)])
+
+    def _new_message(self, params: dict[str, Any], **content: Any) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids[chat_id]),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+            "from": BOT_USER,
+            **content,
+        }
+        if "reply_markup" in params:
+            message["reply_markup"] = params["reply_markup"]
+        if params.get("message_thread_id"):
+            message["message_thread_id"] = params["message_thread_id"]
+        self.messages[chat_id][message["message_id"]] = message
+        return message
+
+    async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._new_message(params, text=params["text"])
+
+    async def _m_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
+        photo = [{"file_id": "photo-file", "file_unique_id": "p", "width": 1, "height": 1}]
+        return self._new_message(params, photo=photo, caption=params.get("caption", ""))
+
+    async def _m_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
+        document = {"file_id": "doc-file", "file_unique_id": "d"}
+        return self._new_message(params, document=document, caption=params.get("caption", ""))
+
+    async def _m_copyMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        message = self._new_message(params, text=f"(copy of {params.get('message_id')})")
+        return {"message_id": message["message_id"]}
+
+    async def _edit(self, params: dict[str, Any], **content: Any) -> dict[str, Any] | bool:
+        chat_id = int(params["chat_id"])
+        message = self.messages[chat_id].get(int(params["message_id"]))
+        if message is None:
+            return True
+        message.update(content)
+        if "reply_markup" in params:
+            message["reply_markup"] = params["reply_markup"]
+        else:
+            message.pop("reply_markup", None)
+        return message
+
+    async def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any] | bool:
+        return await self._edit(params, text=params["text"])
+
+    async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any] | bool:
+        return await self._edit(params)
+
+    async def _m_deleteMessage(self, params: dict[str, Any]) -> bool:
+        chat_id = int(params["chat_id"])
+        self.messages[chat_id].pop(int(params["message_id"]), None)
+        self.deleted[chat_id].add(int(params["message_id"]))
+        return True
+
+    async def _m_deleteMessages(self, params: dict[str, Any]) -> bool:
+        chat_id = int(params["chat_id"])
+        for message_id in params["message_ids"]:
+            self.messages[chat_id].pop(int(message_id), None)
+            self.deleted[chat_id].add(int(message_id))
+        return True
+
+    async def _m_createForumTopic(self, params: dict[str, Any]) -> dict[str, Any]:
+        thread = next(self._message_ids[int(params["chat_id"])])
+        return {"message_thread_id": thread, "name": params["name"], "icon_color": 7322096}
+
+    # -- what a person does ------------------------------------------------------------------
+
+    async def _push(self, update: dict[str, Any]) -> dict[str, Any]:
+        update["update_id"] = next(self._update_ids)
+        self._updates.append(update)
+        await self._notify()
+        return update
+
+    async def send(self, user: User, text: str, **extra: Any) -> dict[str, Any]:
+        """The person writes `text` in their private chat with the bot."""
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids[user.id]),
+            "date": int(time.time()),
+            "chat": {"id": user.id, "type": "private", "first_name": user.first_name},
+            "from": user.as_dict(),
+            **extra,
+        }
+        if text:
+            message["text"] = text
+            if text.startswith("/"):
+                command = text.split()[0]
+                message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        self.messages[user.id][message["message_id"]] = message
+        await self._push({"message": message})
+        return message
+
+    async def press(self, user: User, message: dict[str, Any], data: str) -> None:
+        await self._push(
+            {
+                "callback_query": {
+                    "id": str(next(self._update_ids)),
+                    "from": user.as_dict(),
+                    "message": message,
+                    "chat_instance": f"ci{user.id}",
+                    "data": data,
+                }
+            }
+        )
+
+    # -- what the tests look at ----------------------------------------------------------------
+
+    def screen(self, chat_id: int) -> dict[str, Any]:
+        """The newest message from the bot in the chat (what the person is looking at)."""
+        from_bot = [m for m in self.messages[chat_id].values() if m["from"]["is_bot"]]
+        assert from_bot, f"the bot has shown nothing in chat {chat_id}"
+        return max(from_bot, key=lambda m: m["message_id"])
+
+    @staticmethod
+    def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
+        rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+        return [(b["text"], b.get("callback_data", b.get("url", ""))) for row in rows for b in row]
+
+    async def wait_for(
+        self, predicate: Callable[[Call], bool], *, after: int = 0, timeout: float = 5.0
+    ) -> Call:
+        """The first call (from index `after`) that matches; fails after `timeout` seconds."""
+
+        def found() -> Call | None:
+            return next((c for c in self.calls[after:] if predicate(c)), None)
+
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(lambda: found() is not None), timeout)
+            except TimeoutError:
+                seen = [(c.method, c.params.get("text", "")[:60]) for c in self.calls[after:]]
+                raise AssertionError(f"no matching call within {timeout}s; saw {seen}") from None
+        result = found()
+        assert result is not None
+        return result

@@ -1,0 +1,112 @@
+"""Runs the real Application (the production factory) against the Bot API stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from bot.app import ALLOWED_UPDATES, QorgauApplication, build_application
+from bot.settings import Settings
+from tests.botapi import BotApi, User
+
+
+class Harness:
+    def __init__(self, api: BotApi, settings: Settings) -> None:
+        self.api = api
+        self.settings = settings
+        self.app: QorgauApplication | None = None
+        self._last_pushed = 0
+
+    async def start(self) -> QorgauApplication:
+        app = build_application(self.settings)
+        # The same steps as Application.run_polling, minus the signal handling.
+        await app.initialize()
+        if app.post_init:
+            await app.post_init(app)
+        assert app.updater is not None
+        await app.updater.start_polling(
+            poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES
+        )
+        await app.start()
+        self.app = app
+        return app
+
+    async def stop(self) -> None:
+        app, self.app = self.app, None
+        if app is None:
+            return
+        assert app.updater is not None
+        if app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        if app.post_stop:
+            await app.post_stop(app)
+        await app.shutdown()
+        if app.post_shutdown:
+            await app.post_shutdown(app)
+
+    async def restart(self) -> QorgauApplication:
+        await self.stop()
+        return await self.start()
+
+    def pushed(self, update_id: int) -> None:
+        self._last_pushed = max(self._last_pushed, update_id)
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait until the bot has fully handled every update pushed so far."""
+        deadline = time.monotonic() + timeout
+        while self.app is None or self.app.last_update_id < self._last_pushed:
+            if time.monotonic() > deadline:
+                raise AssertionError("the bot did not handle every update in time")
+            await asyncio.sleep(0.005)
+
+    def person(self, user_id: int, language_code: str | None = "en", **kw: Any) -> Person:
+        return Person(self, User(user_id, language_code=language_code, **kw))
+
+
+class Person:
+    """One person in their private chat with the bot: writes, taps buttons, reads the screen."""
+
+    def __init__(self, harness: Harness, user: User) -> None:
+        self.h = harness
+        self.user = user
+
+    @property
+    def api(self) -> BotApi:
+        return self.h.api
+
+    async def send(self, text: str, **extra: Any) -> dict[str, Any]:
+        message = await self.api.send(self.user, text, **extra)
+        self.h.pushed(self.api._updates[-1]["update_id"])
+        await self.h.settle()
+        return message
+
+    async def tap(self, label: str) -> None:
+        """Press the button with this visible text on the newest message that has it."""
+        for message in sorted(
+            self.api.messages[self.user.id].values(), key=lambda m: -m["message_id"]
+        ):
+            for text, data in self.api.buttons(message):
+                if text == label:
+                    await self.api.press(self.user, message, data)
+                    self.h.pushed(self.api._updates[-1]["update_id"])
+                    await self.h.settle()
+                    return
+        raise AssertionError(f"no button {label!r}; the screen shows {self.buttons}")
+
+    @property
+    def screen(self) -> dict[str, Any]:
+        return self.api.screen(self.user.id)
+
+    @property
+    def text(self) -> str:
+        return str(self.screen.get("text") or self.screen.get("caption") or "")
+
+    @property
+    def buttons(self) -> list[str]:
+        return [text for text, _ in self.api.buttons(self.screen)]
+
+    def bot_messages(self) -> list[dict[str, Any]]:
+        return [m for m in self.api.messages[self.user.id].values() if m["from"]["is_bot"]]
