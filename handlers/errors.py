@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 
@@ -26,7 +27,9 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     else:
         # The frames, not the message: str(error) may carry what the person wrote.
         frames = "".join(traceback.format_tb(error.__traceback__)) if error else ""
-        log.error("handler failed with %s on update %s\n%s", type(error).__name__, update_id, frames)
+        log.error(
+            "handler failed with %s on update %s\n%s", type(error).__name__, update_id, frames
+        )
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     if update.effective_chat.type != "private" or isinstance(error, TelegramError):
@@ -35,9 +38,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     user = update.effective_user
     code = user.language_code if user else None
     locale = pick_locale(None, code, services.settings.default_locale)
-    try:
+    with contextlib.suppress(TelegramError):
         await context.bot.send_message(
             update.effective_chat.id, services.catalogues[locale].gettext(SORRY)
         )
-    except TelegramError:
-        pass

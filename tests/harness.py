@@ -25,9 +25,7 @@ class Harness:
         if app.post_init:
             await app.post_init(app)
         assert app.updater is not None
-        await app.updater.start_polling(
-            poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES
-        )
+        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES)
         await app.start()
         self.app = app
         return app

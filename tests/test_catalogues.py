@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
@@ -23,6 +25,20 @@ def catalogue(locale: str):  # type: ignore[no-untyped-def]
 def template_ids() -> set[str]:
     with (LOCALES_DIR / "messages.pot").open("rb") as handle:
         return {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(handle) if m.id}
+
+
+def strings_in_code() -> set[str]:
+    """What `pybabel extract` finds now, with the project's own babel.cfg."""
+    root = LOCALES_DIR.parent
+    with (root / "babel.cfg").open() as handle:
+        method_map, options_map = parse_mapping_cfg(handle)  # type: ignore[no-untyped-call]
+    found = extract_from_dir(str(root), method_map, options_map, keywords={**DEFAULT_KEYWORDS})
+    return {message if isinstance(message, str) else message[0] for _, _, message, *_ in found}
+
+
+def test_template_is_up_to_date_with_the_code() -> None:
+    missing = strings_in_code() - template_ids()
+    assert missing == set(), f"run `make messages` and translate: {sorted(missing)}"
 
 
 @pytest.mark.parametrize("locale", LOCALES)
