@@ -12,6 +12,9 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.i18n import Catalogues
+from bot.persistence import DatabasePersistence
+from bot.services.cases import Cases
+from bot.services.chat_log import ChatLog
 from bot.services.help_numbers import HelpNumber, load_help_numbers
 from bot.services.identity import Identity
 from bot.services.people import People
@@ -27,6 +30,8 @@ class Services:
     sessions: async_sessionmaker[Any]
     identity: Identity
     people: People
+    cases: Cases
+    chat_log: ChatLog
     catalogues: Catalogues
     help_numbers: list[HelpNumber]
 
@@ -34,12 +39,15 @@ class Services:
     def create(cls, settings: Settings) -> Services:
         engine = make_engine(settings.database_url)
         sessions = make_sessionmaker(engine)
+        identity = Identity(settings.secret_key.get_secret_value())
         return cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
-            identity=Identity(settings.secret_key.get_secret_value()),
+            identity=identity,
             people=People(sessions),
+            cases=Cases(sessions, identity),
+            chat_log=ChatLog(sessions),
             catalogues=Catalogues(),
             help_numbers=load_help_numbers(),
         )
@@ -84,6 +92,7 @@ def file_url_for(api_url: str) -> str:
 def build_application(settings: Settings) -> QorgauApplication:
     from handlers import register
 
+    services = Services.create(settings)
     application = cast(
         QorgauApplication,
         ApplicationBuilder()
@@ -91,9 +100,10 @@ def build_application(settings: Settings) -> QorgauApplication:
         .token(settings.bot_token.get_secret_value())
         .base_url(settings.telegram_api_url)
         .base_file_url(file_url_for(settings.telegram_api_url))
+        .persistence(DatabasePersistence(services.sessions, services.identity))
         .build(),
     )
-    application.services = Services.create(settings)
+    application.services = services
     register(application)
     return application
 

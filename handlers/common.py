@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from babel.support import Translations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.app import Services, services_of
-from bot.i18n import pick_locale
+from bot.i18n import N_, pick_locale
 from bot.services.help_numbers import numbers_to_show
+
+EXIT = N_("Exit and clear chat")
 
 
 @dataclass
@@ -27,6 +31,10 @@ class Viewer:
 
     def n_(self, singular: str, plural: str, count: int) -> str:
         return self.t.ngettext(singular, plural, count)
+
+    def retention(self) -> str:
+        days = self.services.settings.retention_days
+        return self.n_("{count} day", "{count} days", days).format(count=days)
 
 
 async def viewer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Viewer:
@@ -51,12 +59,29 @@ def button(text: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=data)
 
 
+def keyboard(
+    v: Viewer, rows: Sequence[Sequence[InlineKeyboardButton]] = ()
+) -> InlineKeyboardMarkup:
+    """Every screen of the private chat ends with "Exit and clear chat" (SPEC rule 3)."""
+    return InlineKeyboardMarkup([*map(list, rows), [button(v._(EXIT), "x")]])
+
+
+def in_columns(
+    buttons: Sequence[InlineKeyboardButton], columns: int
+) -> list[list[InlineKeyboardButton]]:
+    return [list(buttons[i : i + columns]) for i in range(0, len(buttons), columns)]
+
+
 def main_menu(v: Viewer) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
+    return keyboard(
+        v,
         [
-            [button(v._("Emergency numbers"), "numbers")],
-            [button(v._("Language"), "lang")],
-        ]
+            [button(v._("Report an incident"), "m:report")],
+            [button(v._("Legal help"), "m:legal"), button(v._("Psychological help"), "m:psych")],
+            [button(v._("Emergency numbers"), "numbers"), button(v._("Language"), "lang")],
+            [button(v._("My requests"), "mycases"), button(v._("About and privacy"), "about")],
+            [button(v._("Forget me"), "forget")],
+        ],
     )
 
 
@@ -71,3 +96,41 @@ def welcome_text(v: Viewer) -> str:
             v._("Choose what you need:"),
         ]
     )
+
+
+async def show(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    v: Viewer,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    new: bool = False,
+) -> None:
+    """Show a screen: edit the pressed message in place, or send a new one below."""
+    query = update.callback_query
+    if query is not None:
+        await query.answer()
+        if not new and query.message is not None:
+            try:
+                await query.edit_message_text(text, reply_markup=markup)
+                return
+            except BadRequest as error:
+                if "not modified" in str(error):
+                    return
+    chat = update.effective_chat
+    assert chat is not None
+    await send_screen(context, v, chat.id, text, markup)
+
+
+async def send_screen(
+    context: ContextTypes.DEFAULT_TYPE,
+    v: Viewer,
+    chat_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    """Send a new message and remember its id, so "Exit and clear chat" can delete it."""
+    sent = await context.bot.send_message(chat_id, text, reply_markup=markup)
+    if chat_id > 0:  # a private chat: its id is the person's
+        await v.services.chat_log.remember(v.pseudonym, [sent.message_id])

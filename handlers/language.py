@@ -6,25 +6,19 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from bot.settings import LOCALES
-from handlers.common import button, main_menu, viewer, welcome_text
+from handlers.common import Viewer, button, keyboard, main_menu, show, viewer, welcome_text
 
 # Each language names itself, so a person who cannot read the current one still finds theirs.
 LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
 
 
-def language_choices() -> InlineKeyboardMarkup:
-    rows = [[button(LANGUAGE_NAMES[code], f"lang:{code}")] for code in LOCALES]
-    return InlineKeyboardMarkup(rows)
+def language_choices(v: Viewer) -> InlineKeyboardMarkup:
+    return keyboard(v, [[button(LANGUAGE_NAMES[code], f"lang:{code}")] for code in LOCALES])
 
 
 async def ask_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     v = await viewer(update, context)
-    text = v._("Choose a language:")
-    if update.callback_query:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_text(text, reply_markup=language_choices())
-    elif update.effective_message:
-        await update.effective_message.reply_text(text, reply_markup=language_choices())
+    await show(update, context, v, v._("Choose a language:"), language_choices(v))
 
 
 async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -35,8 +29,7 @@ async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if code in LOCALES:
         await before.services.people.set_locale(before.pseudonym, code)
     v = await viewer(update, context)
-    await query.answer()
-    await query.edit_message_text(welcome_text(v), reply_markup=main_menu(v))
+    await show(update, context, v, welcome_text(v), main_menu(v))
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

@@ -5,21 +5,17 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
-from handlers.common import main_menu, numbers_text, viewer, welcome_text
+from handlers.common import main_menu, numbers_text, show, viewer, welcome_text
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     v = await viewer(update, context)
-    assert update.effective_message is not None
-    await update.effective_message.reply_text(welcome_text(v), reply_markup=main_menu(v))
+    await show(update, context, v, welcome_text(v), main_menu(v))
 
 
 async def show_numbers(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     v = await viewer(update, context)
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    await query.edit_message_text(numbers_text(v), reply_markup=main_menu(v))
+    await show(update, context, v, numbers_text(v), main_menu(v))
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

@@ -38,7 +38,7 @@ async def test_language_switch_is_remembered_across_restarts(harness: Harness) -
     person = harness.person(105, language_code="ru")
     await person.send("/start")
     await person.tap("Язык")
-    assert set(person.buttons) == {"Қазақша", "Русский", "English"}
+    assert {"Қазақша", "Русский", "English"} <= set(person.buttons)
     await person.tap("Қазақша")
     assert person.text.startswith("Сізге немесе")
 

@@ -27,10 +27,13 @@ class Identity:
         self._pseudonym_key = _derive(secret, b"qorgau/pseudonym/v1")
         self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, b"qorgau/encrypt/v1")))
 
+    def keyed_hash(self, value: str) -> str:
+        digest = hmac.new(self._pseudonym_key, value.encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
+
     def pseudonym(self, telegram_id: int) -> str:
         """A stable keyed pseudonym: the same person always maps to the same value."""
-        digest = hmac.new(self._pseudonym_key, str(telegram_id).encode(), hashlib.sha256)
-        return digest.hexdigest()[:32]
+        return self.keyed_hash(str(telegram_id))
 
     def encrypt(self, value: Any) -> str:
         return self._fernet.encrypt(json.dumps(value).encode()).decode()

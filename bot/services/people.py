@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from models import Person
+from models import Case, ChatMessage, Person
 
 
 class People:
@@ -28,3 +29,23 @@ class People:
                 session.add(Person(pseudonym=pseudonym, locale=locale))
             else:
                 person.locale = locale
+
+    async def forget(self, pseudonym: str) -> int:
+        """SPEC rule 8: cut every link between the person and their cases; drop their row.
+
+        The cases stay, anonymised, for statistics; open ones are closed because nobody can
+        be answered any more. Returns how many cases were unlinked.
+        """
+        now = datetime.now(UTC)
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Case)
+                .where(Case.person == pseudonym, Case.status == "open")
+                .values(status="closed", closed_at=now, closed_by="forgotten")
+            )
+            result = await session.execute(
+                update(Case).where(Case.person == pseudonym).values(person=None, reply_to=None)
+            )
+            await session.execute(delete(Person).where(Person.pseudonym == pseudonym))
+            await session.execute(delete(ChatMessage).where(ChatMessage.person == pseudonym))
+        return int(result.rowcount)

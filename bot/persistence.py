@@ -1,0 +1,132 @@
+"""PTB persistence in our database: conversation states and drafts (user_data), encrypted.
+
+Telegram ids never lie in the clear: rows are found by a keyed hash and the id itself is
+stored encrypted, so PTB can be handed back the keys it expects after a restart.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from telegram.ext import BasePersistence, PersistenceInput
+
+from bot.services.identity import Identity
+from models import ConversationState, Draft
+
+ConversationKey = tuple[int | str, ...]
+ConversationDict = dict[ConversationKey, object]
+CDCData = tuple[list[tuple[str, float, dict[str, Any]]], dict[str, str]]
+
+# A draft nobody touched for this long is dropped at start (the flow timed out long ago).
+STALE_AFTER = timedelta(hours=6)
+
+
+class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    def __init__(self, sessions: Any, identity: Identity) -> None:
+        super().__init__(
+            store_data=PersistenceInput(
+                bot_data=False, chat_data=False, user_data=True, callback_data=False
+            ),
+            # We write through after every update (QorgauApplication.process_update).
+            update_interval=60,
+        )
+        self._sessions = sessions
+        self._identity = identity
+
+    def _hash(self, value: object) -> str:
+        return self._identity.keyed_hash("persistence:" + json.dumps(value))
+
+    async def get_user_data(self) -> dict[int, dict[Any, Any]]:
+        cutoff = datetime.now(UTC) - STALE_AFTER
+        async with self._sessions.begin() as session:
+            await session.execute(delete(Draft).where(Draft.updated_at < cutoff))
+            rows = (await session.scalars(select(Draft))).all()
+        return {
+            int(self._identity.decrypt(row.user)): self._identity.decrypt(row.data) for row in rows
+        }
+
+    async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
+        if not data:
+            await self.drop_user_data(user_id)
+            return
+        async with self._sessions.begin() as session:
+            row = await session.get(Draft, self._hash(user_id))
+            if row is None:
+                row = Draft(user_hash=self._hash(user_id), user=self._identity.encrypt(user_id))
+                session.add(row)
+            row.data = self._identity.encrypt(data)
+            row.updated_at = datetime.now(UTC)
+
+    async def drop_user_data(self, user_id: int) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(delete(Draft).where(Draft.user_hash == self._hash(user_id)))
+
+    async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
+        return None
+
+    async def get_conversations(self, name: str) -> ConversationDict:
+        cutoff = datetime.now(UTC) - STALE_AFTER
+        async with self._sessions.begin() as session:
+            await session.execute(
+                delete(ConversationState).where(
+                    ConversationState.name == name, ConversationState.updated_at < cutoff
+                )
+            )
+            rows = (
+                await session.scalars(
+                    select(ConversationState).where(ConversationState.name == name)
+                )
+            ).all()
+        return {tuple(self._identity.decrypt(row.key)): json.loads(row.state) for row in rows}
+
+    async def update_conversation(
+        self, name: str, key: ConversationKey, new_state: object | None
+    ) -> None:
+        key_hash = self._hash([name, *key])
+        async with self._sessions.begin() as session:
+            row = await session.get(ConversationState, (name, key_hash))
+            if new_state is None:
+                if row is not None:
+                    await session.delete(row)
+                return
+            if row is None:
+                row = ConversationState(
+                    name=name, key_hash=key_hash, key=self._identity.encrypt(list(key))
+                )
+                session.add(row)
+            row.state = json.dumps(new_state)
+            row.updated_at = datetime.now(UTC)
+
+    # Not kept: bot-wide and chat-wide data, and callback data (we use short string codes).
+    async def get_bot_data(self) -> dict[Any, Any]:
+        return {}
+
+    async def update_bot_data(self, data: dict[Any, Any]) -> None:
+        return None
+
+    async def refresh_bot_data(self, bot_data: dict[Any, Any]) -> None:
+        return None
+
+    async def get_chat_data(self) -> dict[int, dict[Any, Any]]:
+        return {}
+
+    async def update_chat_data(self, chat_id: int, data: dict[Any, Any]) -> None:
+        return None
+
+    async def refresh_chat_data(self, chat_id: int, chat_data: dict[Any, Any]) -> None:
+        return None
+
+    async def drop_chat_data(self, chat_id: int) -> None:
+        return None
+
+    async def get_callback_data(self) -> CDCData | None:
+        return None
+
+    async def update_callback_data(self, data: CDCData) -> None:
+        return None
+
+    async def flush(self) -> None:
+        return None

@@ -1,0 +1,166 @@
+"""Cases: opening one from a finished draft, the person's own view, follow-up messages."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.services.identity import Identity
+from bot.services.scrub import scrub
+from models import Case, CaseMessage
+
+# Bump when the consent text changes; the version is stored with every case (SPEC rule 5).
+CONSENT_VERSION = "2026-11-23.1"
+MAX_CASES_PER_HOUR = 3
+DESCRIPTION_LIMIT = 2000
+# No 0/O, 1/I: the code is read aloud and typed by hand.
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+@dataclass
+class Attachment:
+    media: str
+    message_id: int
+
+
+@dataclass
+class CaseDraft:
+    """What the intake flow collected, as plain data."""
+
+    kind: str
+    category: str
+    affected: str
+    age_band: str
+    region: str
+    may_answer: bool
+    consent_at: datetime
+    subcategory: str | None = None
+    urgent: bool = False
+    description: str = ""
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    code: str
+    status: str
+    kind: str
+    created_at: datetime
+
+
+class TooManyCases(Exception):
+    pass
+
+
+class Cases:
+    def __init__(self, sessions: async_sessionmaker[Any], identity: Identity) -> None:
+        self._sessions = sessions
+        self._identity = identity
+
+    async def opened_recently(self, pseudonym: str, now: datetime | None = None) -> int:
+        since = (now or datetime.now(UTC)) - timedelta(hours=1)
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(Case)
+                .where(Case.person == pseudonym, Case.created_at >= since)
+            )
+        return int(count or 0)
+
+    async def may_open(self, pseudonym: str) -> bool:
+        return await self.opened_recently(pseudonym) < MAX_CASES_PER_HOUR
+
+    async def open(self, pseudonym: str, chat_id: int, locale: str, draft: CaseDraft) -> str:
+        """Store the case (scrubbed, pseudonymous) and return its reference code."""
+        if not await self.may_open(pseudonym):
+            raise TooManyCases
+        description = scrub(draft.description.strip())[:DESCRIPTION_LIMIT] or None
+        for _attempt in range(5):
+            code = new_code()
+            try:
+                async with self._sessions.begin() as session:
+                    case = Case(
+                        code=code,
+                        kind=draft.kind,
+                        category=draft.category,
+                        subcategory=draft.subcategory,
+                        affected=draft.affected,
+                        age_band=draft.age_band,
+                        region=draft.region,
+                        urgent=draft.urgent,
+                        locale=locale,
+                        description=description,
+                        may_answer=draft.may_answer,
+                        consent_version=CONSENT_VERSION,
+                        consent_at=draft.consent_at,
+                        person=pseudonym,
+                        reply_to=self._identity.encrypt(chat_id) if draft.may_answer else None,
+                    )
+                    session.add(case)
+                    await session.flush()
+                    for attachment in draft.attachments:
+                        session.add(
+                            CaseMessage(
+                                case_id=case.id,
+                                direction="in",
+                                media=attachment.media,
+                                source_message_id=attachment.message_id,
+                            )
+                        )
+                return code
+            except IntegrityError:
+                continue  # the random code was taken: draw another
+        raise RuntimeError("could not draw a free case code")
+
+    async def of_person(self, pseudonym: str, *, open_only: bool = True) -> list[CaseSummary]:
+        query = select(Case).where(Case.person == pseudonym).order_by(Case.created_at)
+        if open_only:
+            query = query.where(Case.status == "open")
+        async with self._sessions() as session:
+            cases = (await session.scalars(query)).all()
+        return [CaseSummary(c.code, c.status, c.kind, c.created_at) for c in cases]
+
+    async def close_by_person(self, pseudonym: str, code: str) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(Case)
+                .where(Case.person == pseudonym, Case.code == code, Case.status == "open")
+                .values(status="closed", closed_at=datetime.now(UTC), closed_by="person")
+            )
+        return bool(result.rowcount)
+
+    async def add_message(
+        self, pseudonym: str, media: str, text: str | None, source_message_id: int
+    ) -> str | None:
+        """Attach a follow-up to the person's newest open case; its code, or None."""
+        async with self._sessions.begin() as session:
+            case = await session.scalar(
+                select(Case)
+                .where(Case.person == pseudonym, Case.status == "open")
+                .order_by(Case.created_at.desc(), Case.id.desc())
+                .limit(1)
+            )
+            if case is None:
+                return None
+            session.add(
+                CaseMessage(
+                    case_id=case.id,
+                    direction="in",
+                    media=media,
+                    text=scrub(text)[:DESCRIPTION_LIMIT] if text else None,
+                    source_message_id=source_message_id,
+                )
+            )
+            code: str = case.code
+            return code

@@ -1,0 +1,44 @@
+"""Message ids (never text) of a person's chat, for "Exit and clear chat" (SPEC rule 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from models import ChatMessage
+
+# Telegram lets a bot delete private-chat messages for 48 hours after they were sent.
+DELETABLE_FOR = timedelta(hours=48)
+
+
+class ChatLog:
+    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+        self._sessions = sessions
+
+    async def remember(self, pseudonym: str, message_ids: Iterable[int]) -> None:
+        async with self._sessions.begin() as session:
+            session.add_all(ChatMessage(person=pseudonym, message_id=m) for m in message_ids)
+
+    async def deletable(self, pseudonym: str) -> list[int]:
+        since = datetime.now(UTC) - DELETABLE_FOR
+        async with self._sessions() as session:
+            ids = await session.scalars(
+                select(ChatMessage.message_id).where(
+                    ChatMessage.person == pseudonym, ChatMessage.at >= since
+                )
+            )
+            return sorted(set(ids))
+
+    async def forget(self, pseudonym: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(delete(ChatMessage).where(ChatMessage.person == pseudonym))
+
+    async def prune(self) -> int:
+        since = datetime.now(UTC) - DELETABLE_FOR
+        async with self._sessions.begin() as session:
+            result = await session.execute(delete(ChatMessage).where(ChatMessage.at < since))
+        return int(result.rowcount)

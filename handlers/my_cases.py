@@ -1,0 +1,88 @@
+"""/mycases: the person's open requests, closing one; follow-ups go to the open request."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from handlers.common import Viewer, button, keyboard, main_menu, show, viewer
+
+STATUS = {"open": "open"}
+
+
+def cases_markup(v: Viewer, codes: list[str]) -> list[list]:  # type: ignore[type-arg]
+    return [[button(v._("Close {code}").format(code=code), f"mc:close:{code}")] for code in codes]
+
+
+async def list_cases(update: Update, context: ContextTypes.DEFAULT_TYPE, prefix: str = "") -> None:
+    v = await viewer(update, context)
+    cases = await v.services.cases.of_person(v.pseudonym)
+    if not cases:
+        text = v._("You have no open requests.")
+    else:
+        lines = [v._("Your open requests:")]
+        for case in cases:
+            lines.append(
+                v._("{code}: sent {date}, waiting for an answer or in progress").format(
+                    code=case.code, date=case.created_at.strftime("%d.%m.%Y")
+                )
+            )
+        text = "\n".join(lines)
+    rows = [
+        *cases_markup(v, [c.code for c in cases]),
+        [button(v._("Main menu"), "menu")],
+    ]
+    await show(update, context, v, f"{prefix}{text}", keyboard(v, rows))
+
+
+async def close_case(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    v = await viewer(update, context)
+    code = query.data.removeprefix("mc:close:")
+    closed = await v.services.cases.close_by_person(v.pseudonym, code)
+    prefix = v._("Request {code} is closed. Thank you for writing to us.").format(code=code)
+    await list_cases(update, context, prefix=f"{prefix}\n\n" if closed else "")
+
+
+async def menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    v = await viewer(update, context)
+    await show(update, context, v, v._("Choose what you need:"), main_menu(v))
+
+
+async def follow_up(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Anything written outside a flow goes to the person's open request, if there is one."""
+    message = update.effective_message
+    assert message is not None
+    v = await viewer(update, context)
+    media = "text"
+    for name in ("photo", "document", "video", "voice", "audio", "video_note", "sticker"):
+        if getattr(message, name):
+            media = name
+    code = await v.services.cases.add_message(
+        v.pseudonym, media, message.text or message.caption, message.message_id
+    )
+    if code is None:
+        text = v._("To reach the helpline, choose what you need:")
+        await show(update, context, v, text, main_menu(v))
+    else:
+        text = v._("Added to your request {code}. The helpline will see it.").format(code=code)
+        await show(update, context, v, text, keyboard(v))
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("mycases", list_cases, filters=private))
+    application.add_handler(CallbackQueryHandler(list_cases, pattern=r"^mycases$"))
+    application.add_handler(CallbackQueryHandler(close_case, pattern=r"^mc:close:[A-Z0-9-]{9}$"))
+    application.add_handler(CallbackQueryHandler(menu, pattern=r"^menu$"))
+    application.add_handler(
+        MessageHandler(private & filters.UpdateType.MESSAGE & ~filters.COMMAND, follow_up)
+    )

@@ -1,0 +1,59 @@
+"""About and privacy, and /forget (SPEC safety rules 3 and 8)."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+
+from handlers.common import button, keyboard, main_menu, show, viewer
+
+
+async def about(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    v = await viewer(update, context)
+    text = v._(
+        "Qorgau is a help line. Volunteers answer here: lawyers, psychologists and "
+        "coordinators.\n\n"
+        "We do not see your name, username or phone number. We keep your answers and "
+        "description, without contacts, for {retention} after your request is closed.\n\n"
+        '"Exit and clear chat" deletes the messages of this chat from the last 48 hours. '
+        "Telegram does not let us delete older messages: please delete them yourself.\n\n"
+        "/forget erases the link between you and your requests.\n\n"
+        "We are not an emergency service. If someone is in danger now, call 112."
+    ).format(retention=v.retention())
+    await show(update, context, v, text, main_menu(v))
+
+
+async def ask_forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    v = await viewer(update, context)
+    text = v._(
+        "This erases the link between you and your requests, and your language choice. "
+        "The requests stay for statistics, with no link to you. We will not be able to "
+        "answer your open requests any more.\n\nErase?"
+    )
+    rows = [[button(v._("Yes, erase"), "forget:yes")], [button(v._("No"), "forget:no")]]
+    await show(update, context, v, text, keyboard(v, rows))
+
+
+async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None
+    v = await viewer(update, context)
+    if query.data != "forget:yes":
+        await show(update, context, v, v._("Choose what you need:"), main_menu(v))
+        return
+    await v.services.people.forget(v.pseudonym)
+    if context.user_data is not None:
+        context.user_data.clear()
+    v = await viewer(update, context)  # the stored language is gone too
+    await show(
+        update, context, v, v._("Done. We no longer know which requests were yours."), main_menu(v)
+    )
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("about", about, filters=private))
+    application.add_handler(CallbackQueryHandler(about, pattern=r"^about$"))
+    application.add_handler(CommandHandler("forget", ask_forget, filters=private))
+    application.add_handler(CallbackQueryHandler(ask_forget, pattern=r"^forget$"))
+    application.add_handler(CallbackQueryHandler(forget, pattern=r"^forget:(yes|no)$"))

@@ -1,0 +1,20 @@
+"""Remember the ids of the person's own messages, for "Exit and clear chat"."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import Application, ContextTypes, TypeHandler
+
+from bot.app import services_of
+
+
+async def remember_incoming(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message, user = update.message, update.effective_user
+    if message is None or user is None or message.chat.type != "private":
+        return
+    services = services_of(context)
+    await services.chat_log.remember(services.identity.pseudonym(user.id), [message.message_id])
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    application.add_handler(TypeHandler(Update, remember_incoming), group=-1)

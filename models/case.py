@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, UTCDateTime, utcnow
+
+
+class Case(Base):
+    """One request for help. No identity: no name, username, Telegram id, phone or address
+    (SPEC safety rule 6). `person` is a keyed pseudonym and `reply_to` an encrypted chat id;
+    both are erased by /forget and by retention.
+    """
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(9), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # report, legal, psych
+    category: Mapped[str] = mapped_column(String(32))
+    subcategory: Mapped[str | None] = mapped_column(String(32))
+    affected: Mapped[str] = mapped_column(String(16))
+    age_band: Mapped[str] = mapped_column(String(8))
+    region: Mapped[str] = mapped_column(String(24))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    locale: Mapped[str] = mapped_column(String(8))
+    description: Mapped[str | None] = mapped_column(Text)  # scrubbed before it is stored
+    may_answer: Mapped[bool] = mapped_column(Boolean)
+    consent_version: Mapped[str] = mapped_column(String(32))
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, closed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by: Mapped[str | None] = mapped_column(String(16))  # person, staff, forgotten
+    person: Mapped[str | None] = mapped_column(String(64), index=True)
+    reply_to: Mapped[str | None] = mapped_column(Text)  # encrypted chat id
+
+    messages: Mapped[list[CaseMessage]] = relationship(
+        back_populates="case", order_by="CaseMessage.id"
+    )
+
+
+class CaseMessage(Base):
+    """A message in a case. Text is scrubbed; media are referenced by the id of the person's
+    own message (to be copied to staff), never downloaded or stored.
+    """
+
+    __tablename__ = "case_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(8))  # in (from the person), out (to them)
+    media: Mapped[str] = mapped_column(String(16))  # text, photo, document, voice, ...
+    text: Mapped[str | None] = mapped_column(Text)
+    source_message_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="messages")
+
+
+class ChatMessage(Base):
+    """Ids (never text) of messages in a person's chat, so "Exit and clear chat" can delete
+    them. Telegram allows deletion for 48 hours; older rows are pruned.
+    """
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (Index("ix_chat_messages_person_at", "person", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime, utcnow
+
+
+class ConversationState(Base):
+    """PTB conversation states. The key (chat and user id) is kept encrypted, found by HMAC."""
+
+    __tablename__ = "conversation_states"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(Text)  # encrypted
+    state: Mapped[str] = mapped_column(Text)  # JSON
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Draft(Base):
+    """A request being written (PTB user_data), encrypted, deleted when the flow ends."""
+
+    __tablename__ = "drafts"
+
+    user_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user: Mapped[str] = mapped_column(Text)  # encrypted Telegram user id
+    data: Mapped[str] = mapped_column(Text)  # encrypted JSON
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
