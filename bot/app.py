@@ -108,4 +108,5 @@ def build_application(settings: Settings) -> QorgauApplication:
     return application
 
 
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.EDITED_MESSAGE]
+# Edits are not asked for: a request takes what was sent, as it was sent.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]

@@ -7,21 +7,23 @@ stored encrypted, so PTB can be handed back the keys it expects after a restart.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 from telegram.ext import BasePersistence, PersistenceInput
 
 from bot.services.identity import Identity
+from bot.services.intake_form import FLOW_TIMEOUT
 from models import ConversationState, Draft
 
 ConversationKey = tuple[int | str, ...]
 ConversationDict = dict[ConversationKey, object]
 CDCData = tuple[list[tuple[str, float, dict[str, Any]]], dict[str, str]]
 
-# A draft nobody touched for this long is dropped at start (the flow timed out long ago).
-STALE_AFTER = timedelta(hours=6)
+# PTB does not persist conversation timeouts: a flow idle longer than the timeout when the
+# bot starts would have ended anyway, so it is dropped (its buttons then say "expired").
+STALE_AFTER = FLOW_TIMEOUT
 
 
 class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import errors, intake, language, my_cases, privacy, quick_exit, start, tracking
+from handlers import (
+    errors,
+    housekeeping,
+    intake,
+    language,
+    my_cases,
+    privacy,
+    quick_exit,
+    start,
+    tracking,
+)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
@@ -16,4 +26,5 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     privacy.register(application)
     quick_exit.register(application)
     my_cases.register(application)
+    housekeeping.register(application)
     application.add_error_handler(errors.on_error)

@@ -27,6 +27,7 @@ from telegram.warnings import PTBUserWarning
 from bot.services.cases import DESCRIPTION_LIMIT, Attachment, CaseDraft, TooManyCases
 from bot.services.intake_form import (
     ANSWER_FIELD,
+    FLOW_TIMEOUT,
     KINDS,
     MORE_REGIONS,
     REGIONS,
@@ -55,7 +56,6 @@ from handlers.common import (
 from handlers.start import start
 
 END = ConversationHandler.END
-TIMEOUT_MINUTES = 30
 STEPS = (
     "safe",
     "danger",
@@ -434,7 +434,9 @@ async def leave(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 def conversation() -> ConversationHandler[Any]:
     step_handlers: list[BaseHandler[Update, Any, Any]] = [
         CallbackQueryHandler(on_button, pattern=r"^i:"),
-        MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, on_message),
+        MessageHandler(
+            filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & ~filters.COMMAND, on_message
+        ),
     ]
     # PTB warns that callback queries are tracked per chat, not per message: that is intended
     # (one flow per person; buttons of older screens are recognised by their step).
@@ -452,7 +454,7 @@ def conversation() -> ConversationHandler[Any]:
         name="intake",
         persistent=True,
         allow_reentry=True,
-        conversation_timeout=TIMEOUT_MINUTES * 60,
+        conversation_timeout=FLOW_TIMEOUT,
     )
 
 

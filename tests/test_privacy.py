@@ -109,3 +109,18 @@ async def test_forget_can_be_declined(harness: Harness) -> None:
     await person.tap("No")
     [case] = await cases(harness)
     assert case.person is not None
+
+
+async def test_message_ids_older_than_48_hours_are_pruned(harness: Harness) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    person = harness.person(408)
+    await person.send("/start")
+    assert harness.app is not None
+    services = harness.app.services
+    async with services.sessions.begin() as session:
+        session.add(
+            ChatMessage(person="old", message_id=1, at=datetime.now(UTC) - timedelta(hours=49))
+        )
+    assert await services.chat_log.prune() == 1
+    assert len(await services.chat_log.deletable(services.identity.pseudonym(408))) == 2

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from bot.i18n import N_
+
+# A flow left alone this long ends (SPEC "Intake": 30 minutes).
+FLOW_TIMEOUT = timedelta(minutes=30)
 
 KINDS = {
     "report": N_("Report an incident"),

@@ -1,0 +1,22 @@
+"""Scheduled upkeep that no person triggers."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram.ext import Application, ContextTypes
+
+from bot.app import services_of
+
+log = logging.getLogger("qorgau.housekeeping")
+
+
+async def prune_chat_log(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Message ids older than 48 hours can no longer be deleted: forget them."""
+    removed = await services_of(context).chat_log.prune()
+    log.info("pruned %s message ids older than 48 hours", removed)
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
+    application.job_queue.run_repeating(prune_chat_log, interval=3600, first=60, name="prune")
