@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
@@ -14,10 +16,13 @@ from bot.db import make_engine, make_sessionmaker, migrate
 from bot.i18n import Catalogues
 from bot.persistence import DatabasePersistence
 from bot.services.cases import Cases
+from bot.services.casework import Casework
 from bot.services.chat_log import ChatLog
 from bot.services.help_numbers import HelpNumber, load_help_numbers
 from bot.services.identity import Identity
+from bot.services.outbox import Outbox
 from bot.services.people import People
+from bot.services.staff import Staff
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,11 +32,14 @@ log = logging.getLogger(__name__)
 class Services:
     settings: Settings
     engine: AsyncEngine
-    sessions: async_sessionmaker[Any]
+    sessions: async_sessionmaker[AsyncSession]
     identity: Identity
     people: People
     cases: Cases
     chat_log: ChatLog
+    outbox: Outbox
+    staff: Staff
+    casework: Casework
     catalogues: Catalogues
     help_numbers: list[HelpNumber]
 
@@ -40,14 +48,19 @@ class Services:
         engine = make_engine(settings.database_url)
         sessions = make_sessionmaker(engine)
         identity = Identity(settings.secret_key.get_secret_value())
+        outbox = Outbox(sessions)
+        staff = Staff(sessions, settings.admin_ids)
         return cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
             identity=identity,
             people=People(sessions),
-            cases=Cases(sessions, identity),
+            cases=Cases(sessions, identity, outbox),
             chat_log=ChatLog(sessions),
+            outbox=outbox,
+            staff=staff,
+            casework=Casework(sessions, staff, outbox),
             catalogues=Catalogues(),
             help_numbers=load_help_numbers(),
         )
@@ -59,11 +72,27 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
     services: Services
     # Highest update id fully handled (persistence written): tests and health checks read it.
     last_update_id: int = 0
+    # Long-running loops (the outbox sender) that run while the application runs.
+    workers: list[Callable[[QorgauApplication], Coroutine[Any, Any, None]]]
+    background: list[asyncio.Task[None]]
 
     async def initialize(self) -> None:
         # Before PTB's own initialize: persistence reads its tables there.
         await migrate(self.services.engine)
+        await self.services.staff.ensure_admins()
         await super().initialize()
+
+    async def start(self) -> None:
+        await super().start()
+        for worker in self.workers:
+            self.background.append(asyncio.create_task(worker(self)))
+
+    async def stop(self) -> None:
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        self.background.clear()
+        await super().stop()
 
     async def shutdown(self) -> None:
         await super().shutdown()
@@ -104,6 +133,7 @@ def build_application(settings: Settings) -> QorgauApplication:
         .build(),
     )
     application.services = services
+    application.workers, application.background = [], []
     register(application)
     return application
 

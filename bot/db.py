@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.engine import Connection, CursorResult, Result
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,7 +35,7 @@ def make_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
@@ -50,3 +55,8 @@ async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision."""
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
+
+
+def affected(result: Result[Any]) -> int:
+    """Rows changed by an UPDATE or DELETE (typed: session.execute returns a plain Result)."""
+    return int(cast(CursorResult[Any], result).rowcount)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from handlers import (
+    delivery,
     errors,
     housekeeping,
     intake,
@@ -13,6 +14,8 @@ from handlers import (
     my_cases,
     privacy,
     quick_exit,
+    staff_admin,
+    staff_chat,
     start,
     tracking,
 )
@@ -20,6 +23,7 @@ from handlers import (
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     tracking.register(application)
+    staff_admin.register(application)  # before start: /start inv_… joins the staff
     intake.register(application)
     start.register(application)
     language.register(application)
@@ -27,4 +31,6 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     quick_exit.register(application)
     my_cases.register(application)
     housekeeping.register(application)
+    staff_chat.register(application)
+    delivery.register(application)  # type: ignore[arg-type]
     application.add_error_handler(errors.on_error)

@@ -370,7 +370,13 @@ async def send(
             "Recorded. Your reference code: {code}\n\nWe will not write to you. Keep the code "
             "if you want to ask about this request later."
         )
-    return await finish(update, context, v, text.format(code=code), numbers=True)
+    text = text.format(code=code)
+    if case.may_answer and not await v.services.staff.members(on_duty=True):
+        text += "\n\n" + v._(
+            "Right now no volunteer is on duty, so the answer may take several hours. "
+            "If someone is in danger, call the numbers below now."
+        )
+    return await finish(update, context, v, text, numbers=True)
 
 
 async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:

@@ -67,7 +67,7 @@ async def follow_up(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if getattr(message, name):
             media = name
     code = await v.services.cases.add_message(
-        v.pseudonym, media, message.text or message.caption, message.message_id
+        v.pseudonym, message.chat_id, media, message.text or message.caption, message.message_id
     )
     if code is None:
         text = v._("To reach the helpline, choose what you need:")
@@ -77,8 +77,20 @@ async def follow_up(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await show(update, context, v, text, keyboard(v))
 
 
+async def rate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The person rates the help after their case was closed (1 to 5)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    v = await viewer(update, context)
+    _, code, stars = query.data.split(":")
+    rated = await v.services.casework.rate(v.pseudonym, code, int(stars))
+    text = v._("Thank you for your answer.") if rated else v._("Choose what you need:")
+    await show(update, context, v, text, main_menu(v))
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
+    application.add_handler(CallbackQueryHandler(rate, pattern=r"^r:[A-Z0-9]{8}:[1-5]$"))
     application.add_handler(CommandHandler("mycases", list_cases, filters=private))
     application.add_handler(CallbackQueryHandler(list_cases, pattern=r"^mycases$"))
     application.add_handler(CallbackQueryHandler(close_case, pattern=r"^mc:close:[A-Z0-9-]{9}$"))

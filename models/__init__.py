@@ -4,5 +4,29 @@ from models.base import Base
 from models.case import Case, CaseMessage, ChatMessage
 from models.conversation import ConversationState, Draft
 from models.person import Person
+from models.staff import (
+    ROLES,
+    AuditEntry,
+    Invite,
+    OutboxMessage,
+    RelayLink,
+    RoutingRule,
+    StaffMember,
+)
 
-__all__ = ["Base", "Case", "CaseMessage", "ChatMessage", "ConversationState", "Draft", "Person"]
+__all__ = [
+    "ROLES",
+    "AuditEntry",
+    "Base",
+    "Case",
+    "CaseMessage",
+    "ChatMessage",
+    "ConversationState",
+    "Draft",
+    "Invite",
+    "OutboxMessage",
+    "Person",
+    "RelayLink",
+    "RoutingRule",
+    "StaffMember",
+]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
@@ -36,6 +36,18 @@ class Case(Base):
     closed_by: Mapped[str | None] = mapped_column(String(16))  # person, staff, forgotten
     person: Mapped[str | None] = mapped_column(String(64), index=True)
     reply_to: Mapped[str | None] = mapped_column(Text)  # encrypted chat id
+
+    # Staff side: where the card is, who took it, how it ended.
+    staff_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    card_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    topic_id: Mapped[int | None] = mapped_column(BigInteger)
+    taken_by: Mapped[int | None] = mapped_column(BigInteger)
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_answer_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    rating: Mapped[int | None] = mapped_column(Integer)
 
     messages: Mapped[list[CaseMessage]] = relationship(
         back_populates="case", order_by="CaseMessage.id"

@@ -52,6 +52,9 @@ class Call:
     at: float = field(default_factory=time.monotonic)
 
 
+DROP = -1  # Fault status: cut the connection without answering
+
+
 @dataclass
 class Fault:
     status: int
@@ -88,6 +91,9 @@ class BotApi:
         # chat id -> message id -> message as the chat shows it now
         self.messages: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
         self.deleted: dict[int, set[int]] = defaultdict(set)
+        self.forums: set[int] = set()  # supergroups with topics enabled
+        self.deleted_topics: set[tuple[int, int]] = set()
+        self.blocked: set[int] = set()  # people who blocked the bot
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -144,6 +150,11 @@ class BotApi:
         if fault is not None:
             if fault.delay:
                 await asyncio.sleep(fault.delay)
+            if fault.status == DROP:
+                # The connection dies without an answer, as on a network failure.
+                if request.transport is not None:
+                    request.transport.abort()
+                return web.Response(status=500)
             if fault.status:
                 await self._notify()
                 return self._error(fault.status, fault.description, fault.retry_after)
@@ -153,6 +164,12 @@ class BotApi:
         return web.json_response({"ok": True, "result": result})
 
     def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
+        chat_id = params.get("chat_id")
+        if method.startswith(("send", "copy")) and chat_id in self.blocked:
+            return Fault(403, "Forbidden: bot was blocked by the user")
+        thread = params.get("message_thread_id")
+        if thread and (chat_id, thread) in self.deleted_topics:
+            return Fault(400, "Bad Request: message thread not found")
         if self.faults[method]:
             return self.faults[method].popleft()
         if self.fault_rule and method != "getUpdates":
@@ -203,7 +220,10 @@ class BotApi:
         return message
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._new_message(params, text=params["text"])
+        extra = {}
+        if "reply_parameters" in params:
+            extra["reply_to"] = params["reply_parameters"].get("message_id")
+        return self._new_message(params, text=params["text"], **extra)
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
         photo = [{"file_id": "photo-file", "file_unique_id": "p", "width": 1, "height": 1}]
@@ -213,8 +233,40 @@ class BotApi:
         document = {"file_id": "doc-file", "file_unique_id": "d"}
         return self._new_message(params, document=document, caption=params.get("caption", ""))
 
+    async def _m_getChat(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        if chat_id > 0:
+            return {"id": chat_id, "type": "private", "first_name": "Person"}
+        return {
+            "id": chat_id,
+            "type": "supergroup",
+            "title": "Staff",
+            "is_forum": chat_id in self.forums,
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            },
+        }
+
     async def _m_copyMessage(self, params: dict[str, Any]) -> dict[str, Any]:
-        message = self._new_message(params, text=f"(copy of {params.get('message_id')})")
+        source = self.messages[int(params["from_chat_id"])].get(int(params["message_id"]))
+        if source is None:
+            return {"message_id": 0}  # never reached: a missing source is a fault in tests
+        content = {
+            k: v
+            for k, v in source.items()
+            if k in ("text", "photo", "document", "voice", "video", "sticker", "caption")
+        }
+        if "caption" in params:
+            content["caption"] = params["caption"]
+        if "reply_parameters" in params:
+            content["reply_to"] = params["reply_parameters"].get("message_id")
+        message = self._new_message(params, **content, copied_from=params["message_id"])
         return {"message_id": message["message_id"]}
 
     async def _edit(self, params: dict[str, Any], **content: Any) -> dict[str, Any] | bool:
@@ -275,6 +327,35 @@ class BotApi:
                 command = text.split()[0]
                 message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         self.messages[user.id][message["message_id"]] = message
+        await self._push({"message": message})
+        return message
+
+    async def send_in_group(
+        self,
+        user: User,
+        chat_id: int,
+        text: str = "",
+        *,
+        reply_to: dict[str, Any] | None = None,
+        thread: int | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """A staff member writes in a staff supergroup (optionally replying, or in a topic)."""
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids[chat_id]),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "supergroup", "title": "Staff"},
+            "from": user.as_dict(),
+            **extra,
+        }
+        if text:
+            message["text"] = text
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
+        if thread is not None:
+            message["message_thread_id"] = thread
+            message["is_topic_message"] = True
+        self.messages[chat_id][message["message_id"]] = message
         await self._push({"message": message})
         return message
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.app import ALLOWED_UPDATES, QorgauApplication, build_application
@@ -60,6 +61,31 @@ class Harness:
                 raise AssertionError("the bot did not handle every update in time")
             await asyncio.sleep(0.005)
 
+    async def until(self, check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+        """Wait until `check` holds (for work the bot does on its own, like the outbox)."""
+        deadline = time.monotonic() + timeout
+        while not await check():
+            if time.monotonic() > deadline:
+                raise AssertionError("condition not reached in time")
+            await asyncio.sleep(0.02)
+
+    async def outbox_empty(self) -> bool:
+        from sqlalchemy import func, select
+
+        from models import OutboxMessage
+
+        assert self.app is not None
+        async with self.app.services.sessions() as session:
+            pending = await session.scalar(
+                select(func.count()).where(OutboxMessage.status == "pending")
+            )
+        return pending == 0
+
+    def volunteer(self, user_id: int, name: str = "Dana", chat_id: int | None = None) -> Volunteer:
+        return Volunteer(
+            self, User(user_id, first_name=name), chat_id or self.settings.staff_chat_id
+        )
+
     def person(self, user_id: int, language_code: str | None = "en", **kw: Any) -> Person:
         return Person(self, User(user_id, language_code=language_code, **kw))
 
@@ -108,3 +134,50 @@ class Person:
 
     def bot_messages(self) -> list[dict[str, Any]]:
         return [m for m in self.api.messages[self.user.id].values() if m["from"]["is_bot"]]
+
+
+class Volunteer(Person):
+    """A staff member: private chat with the bot like anyone, plus the staff chat."""
+
+    def __init__(self, harness: Harness, user: User, staff_chat: int) -> None:
+        super().__init__(harness, user)
+        self.staff_chat = staff_chat
+
+    def staff_messages(self, chat: int | None = None) -> list[dict[str, Any]]:
+        chat = chat or self.staff_chat
+        return sorted(self.api.messages[chat].values(), key=lambda m: m["message_id"])
+
+    def card(self, code: str, chat: int | None = None) -> dict[str, Any]:
+        """The newest card for `code` in the staff chat (a message with buttons naming it)."""
+        cards = [
+            m
+            for m in self.staff_messages(chat)
+            if m["from"]["is_bot"] and m.get("text", "").startswith(f"<b>{code}</b>")
+        ]
+        assert cards, f"no card for {code} in the staff chat"
+        return cards[-1]
+
+    async def press(self, message: dict[str, Any], label: str) -> None:
+        for text, data in self.api.buttons(message):
+            if text == label:
+                await self.api.press(self.user, message, data)
+                self.h.pushed(self.api._updates[-1]["update_id"])
+                await self.h.settle()
+                return
+        raise AssertionError(f"no button {label!r} on {self.api.buttons(message)}")
+
+    async def write_in_staff_chat(
+        self,
+        text: str = "",
+        *,
+        reply_to: dict[str, Any] | None = None,
+        thread: int | None = None,
+        chat: int | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        message = await self.api.send_in_group(
+            self.user, chat or self.staff_chat, text, reply_to=reply_to, thread=thread, **extra
+        )
+        self.h.pushed(self.api._updates[-1]["update_id"])
+        await self.h.settle()
+        return message

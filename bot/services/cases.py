@@ -5,13 +5,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import affected
 from bot.services.identity import Identity
+from bot.services.outbox import Outbox, enqueue
 from bot.services.scrub import scrub
 from models import Case, CaseMessage
 
@@ -64,9 +65,12 @@ class TooManyCases(Exception):
 
 
 class Cases:
-    def __init__(self, sessions: async_sessionmaker[Any], identity: Identity) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], identity: Identity, outbox: Outbox
+    ) -> None:
         self._sessions = sessions
         self._identity = identity
+        self._outbox = outbox
 
     async def opened_recently(self, pseudonym: str, now: datetime | None = None) -> int:
         since = (now or datetime.now(UTC)) - timedelta(hours=1)
@@ -109,15 +113,19 @@ class Cases:
                     )
                     session.add(case)
                     await session.flush()
+                    # The card and the attachments go to staff through the outbox, in the
+                    # same transaction: a case is never stored without its notification.
+                    enqueue(session, "card", case.id)
                     for attachment in draft.attachments:
-                        session.add(
-                            CaseMessage(
-                                case_id=case.id,
-                                direction="in",
-                                media=attachment.media,
-                                source_message_id=attachment.message_id,
-                            )
+                        self._add_message(
+                            session,
+                            case.id,
+                            chat_id,
+                            attachment.media,
+                            None,
+                            attachment.message_id,
                         )
+                self._outbox.poke()
                 return code
             except IntegrityError:
                 continue  # the random code was taken: draw another
@@ -138,10 +146,40 @@ class Cases:
                 .where(Case.person == pseudonym, Case.code == code, Case.status == "open")
                 .values(status="closed", closed_at=datetime.now(UTC), closed_by="person")
             )
-        return bool(result.rowcount)
+        return bool(affected(result))
+
+    def _add_message(
+        self,
+        session: AsyncSession,
+        case_id: int,
+        chat_id: int,
+        media: str,
+        text: str | None,
+        source_message_id: int,
+    ) -> None:
+        text = scrub(text)[:DESCRIPTION_LIMIT] if text else None
+        session.add(
+            CaseMessage(
+                case_id=case_id,
+                direction="in",
+                media=media,
+                text=text,
+                source_message_id=source_message_id,
+            )
+        )
+        # The chat is needed to copy a file to staff; it stays encrypted and leaves with the row.
+        enqueue(
+            session,
+            "to_staff",
+            case_id,
+            media=media,
+            text=text,
+            message_id=source_message_id,
+            from_chat=self._identity.encrypt(chat_id),
+        )
 
     async def add_message(
-        self, pseudonym: str, media: str, text: str | None, source_message_id: int
+        self, pseudonym: str, chat_id: int, media: str, text: str | None, source_message_id: int
     ) -> str | None:
         """Attach a follow-up to the person's newest open case; its code, or None."""
         async with self._sessions.begin() as session:
@@ -153,14 +191,7 @@ class Cases:
             )
             if case is None:
                 return None
-            session.add(
-                CaseMessage(
-                    case_id=case.id,
-                    direction="in",
-                    media=media,
-                    text=scrub(text)[:DESCRIPTION_LIMIT] if text else None,
-                    source_message_id=source_message_id,
-                )
-            )
+            self._add_message(session, case.id, chat_id, media, text, source_message_id)
             code: str = case.code
-            return code
+        self._outbox.poke()
+        return code

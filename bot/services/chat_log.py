@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import affected
 from models import ChatMessage
 
 # Telegram lets a bot delete private-chat messages for 48 hours after they were sent.
@@ -16,7 +16,7 @@ DELETABLE_FOR = timedelta(hours=48)
 
 
 class ChatLog:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
     async def remember(self, pseudonym: str, message_ids: Iterable[int]) -> None:
@@ -41,4 +41,4 @@ class ChatLog:
         since = datetime.now(UTC) - DELETABLE_FOR
         async with self._sessions.begin() as session:
             result = await session.execute(delete(ChatMessage).where(ChatMessage.at < since))
-        return int(result.rowcount)
+        return int(affected(result))

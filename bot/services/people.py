@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import affected
 from models import Case, ChatMessage, Person
 
 
 class People:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
     async def stored_locale(self, pseudonym: str) -> str | None:
@@ -48,4 +48,4 @@ class People:
             )
             await session.execute(delete(Person).where(Person.pseudonym == pseudonym))
             await session.execute(delete(ChatMessage).where(ChatMessage.person == pseudonym))
-        return int(result.rowcount)
+        return int(affected(result))

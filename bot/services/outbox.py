@@ -1,0 +1,143 @@
+"""The outbox: messages the bot owes, stored with their cause and delivered with retries.
+
+Nothing here talks to Telegram; handlers/delivery.py does, and reports back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from bot.db import affected
+from models import OutboxMessage
+
+# A claimed row is someone's for this long; a sender that died frees it by simply expiring.
+LEASE = timedelta(seconds=30)
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+def enqueue(session: AsyncSession, kind: str, case_id: int | None, **payload: Any) -> None:
+    """Add a message to the outbox inside the caller's transaction."""
+    session.add(OutboxMessage(kind=kind, case_id=case_id, payload=json.dumps(payload)))
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    kind: str
+    case_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+
+
+def backoff(attempts: int) -> timedelta:
+    """0.5 s, 1 s, 2 s, … up to five minutes between tries."""
+    return min(timedelta(seconds=0.5 * 2 ** min(attempts, 10)), MAX_BACKOFF)
+
+
+class Outbox:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_new(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def poke(self) -> None:
+        """Tell the sender there is something new (after the transaction committed)."""
+        for listener in self._listeners:
+            listener()
+
+    async def claim_due(self, limit: int = 20) -> list[OutboxItem]:
+        """Claim due rows, oldest first, at most one per case and never ahead of an older
+        pending row of the same case (a case's messages arrive in order)."""
+        now = datetime.now(UTC)
+        earlier = aliased(OutboxMessage)
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.due_at <= now,
+                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+                ~exists().where(
+                    earlier.case_id == OutboxMessage.case_id,
+                    earlier.status == "pending",
+                    earlier.id < OutboxMessage.id,
+                ),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        claimed = []
+        async with self._sessions.begin() as session:
+            for row in (await session.scalars(query)).all():
+                # Compare-and-set: a second sender (another instance) cannot take it too.
+                result = await session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id == row.id,
+                        OutboxMessage.status == "pending",
+                        or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+                    )
+                    .values(lease_until=now + LEASE)
+                    .execution_options(synchronize_session=False)
+                )
+                if affected(result) == 1:
+                    claimed.append(
+                        OutboxItem(
+                            row.id, row.kind, row.case_id, json.loads(row.payload), row.attempts
+                        )
+                    )
+        return claimed
+
+    async def sent(self, item_id: int) -> None:
+        await self._finish(item_id, status="sent", sent_at=datetime.now(UTC), lease_until=None)
+
+    async def failed(self, item_id: int, error: str) -> None:
+        await self._finish(item_id, status="failed", last_error=error[:120], lease_until=None)
+
+    async def retry(self, item_id: int, attempts: int, error: str, after: timedelta | None) -> None:
+        delay = after if after is not None else backoff(attempts)
+        await self._finish(
+            item_id,
+            attempts=attempts + 1,
+            last_error=error[:120],
+            due_at=datetime.now(UTC) + delay,
+            lease_until=None,
+        )
+
+    async def _finish(self, item_id: int, **values: Any) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == item_id).values(**values)
+            )
+
+    async def next_due(self) -> datetime | None:
+        async with self._sessions() as session:
+            due: datetime | None = await session.scalar(
+                select(func.min(OutboxMessage.due_at)).where(OutboxMessage.status == "pending")
+            )
+            return due
+
+    async def backlog(self) -> tuple[int, float]:
+        """Pending rows and the age in seconds of the oldest (for health checks)."""
+        async with self._sessions() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(OutboxMessage.created_at)).where(
+                        OutboxMessage.status == "pending"
+                    )
+                )
+            ).one()
+        if not count or oldest is None:
+            return 0, 0.0
+        if oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        return int(count), (datetime.now(UTC) - oldest).total_seconds()
