@@ -15,6 +15,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.i18n import Catalogues
 from bot.persistence import DatabasePersistence
+from bot.services.broadcasts import Broadcasts
 from bot.services.cases import Cases
 from bot.services.casework import Casework
 from bot.services.chat_log import ChatLog
@@ -23,6 +24,7 @@ from bot.services.identity import Identity
 from bot.services.outbox import Outbox
 from bot.services.people import People
 from bot.services.staff import Staff
+from bot.services.stats import Stats
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ class Services:
     outbox: Outbox
     staff: Staff
     casework: Casework
+    broadcasts: Broadcasts
+    stats: Stats
     catalogues: Catalogues
     help_numbers: list[HelpNumber]
 
@@ -61,6 +65,8 @@ class Services:
             outbox=outbox,
             staff=staff,
             casework=Casework(sessions, staff, outbox),
+            broadcasts=Broadcasts(sessions, identity, settings.default_locale),
+            stats=Stats(sessions),
             catalogues=Catalogues(),
             help_numbers=load_help_numbers(),
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from handlers import (
+    broadcast,
     delivery,
     errors,
     housekeeping,
@@ -14,9 +15,12 @@ from handlers import (
     my_cases,
     privacy,
     quick_exit,
+    rights,
     staff_admin,
     staff_chat,
     start,
+    stats,
+    subscriptions,
     tracking,
 )
 
@@ -25,9 +29,13 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     tracking.register(application)
     staff_admin.register(application)  # before start: /start inv_… joins the staff
     intake.register(application)
+    broadcast.register(application)  # type: ignore[arg-type]
     start.register(application)
     language.register(application)
     privacy.register(application)
+    subscriptions.register(application)
+    rights.register(application)
+    stats.register(application)
     quick_exit.register(application)
     my_cases.register(application)
     housekeeping.register(application)

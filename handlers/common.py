@@ -79,7 +79,8 @@ def main_menu(v: Viewer) -> InlineKeyboardMarkup:
             [button(v._("Report an incident"), "m:report")],
             [button(v._("Legal help"), "m:legal"), button(v._("Psychological help"), "m:psych")],
             [button(v._("Emergency numbers"), "numbers"), button(v._("Language"), "lang")],
-            [button(v._("My requests"), "mycases"), button(v._("About and privacy"), "about")],
+            [button(v._("Know your rights"), "rights"), button(v._("My requests"), "mycases")],
+            [button(v._("Awareness messages"), "sub"), button(v._("About and privacy"), "about")],
             [button(v._("Forget me"), "forget")],
         ],
     )

@@ -7,6 +7,7 @@ import logging
 from telegram.ext import Application, ContextTypes
 
 from bot.app import services_of
+from bot.services.retention import erase_expired
 
 log = logging.getLogger("qorgau.housekeeping")
 
@@ -17,6 +18,21 @@ async def prune_chat_log(context: ContextTypes.DEFAULT_TYPE) -> None:
     log.info("pruned %s message ids older than 48 hours", removed)
 
 
+async def erase_expired_cases(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """SPEC safety rule 9, daily: erase what retention no longer allows us to keep."""
+    services = services_of(context)
+    erased = await erase_expired(services.sessions, services.settings.retention_days)
+    log.info(
+        "retention: %s cases, %s messages, %s people links erased",
+        erased.cases,
+        erased.messages,
+        erased.people,
+    )
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
     assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
     application.job_queue.run_repeating(prune_chat_log, interval=3600, first=60, name="prune")
+    application.job_queue.run_repeating(
+        erase_expired_cases, interval=24 * 3600, first=120, name="retention"
+    )

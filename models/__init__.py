@@ -1,6 +1,7 @@
 """SQLAlchemy models. Dialect-neutral: the same schema runs on SQLite and PostgreSQL."""
 
 from models.base import Base
+from models.broadcast import Broadcast, BroadcastDelivery
 from models.case import Case, CaseMessage, ChatMessage
 from models.conversation import ConversationState, Draft
 from models.person import Person
@@ -18,6 +19,8 @@ __all__ = [
     "ROLES",
     "AuditEntry",
     "Base",
+    "Broadcast",
+    "BroadcastDelivery",
     "Case",
     "CaseMessage",
     "ChatMessage",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
@@ -19,5 +19,10 @@ class Person(Base):
 
     pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
     locale: Mapped[str | None] = mapped_column(String(8))
+    # Awareness messages are opt-in; the chat to send them to is kept encrypted, and only
+    # while subscribed.
+    subscribed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    chat: Mapped[str | None] = mapped_column(Text)
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

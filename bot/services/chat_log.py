@@ -23,6 +23,10 @@ class ChatLog:
         async with self._sessions.begin() as session:
             session.add_all(ChatMessage(person=pseudonym, message_id=m) for m in message_ids)
 
+    async def remember_many(self, pairs: Iterable[tuple[str, int]]) -> None:
+        async with self._sessions.begin() as session:
+            session.add_all(ChatMessage(person=p, message_id=m) for p, m in pairs)
+
     async def deletable(self, pseudonym: str) -> list[int]:
         since = datetime.now(UTC) - DELETABLE_FOR
         async with self._sessions() as session:

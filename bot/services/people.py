@@ -30,6 +30,27 @@ class People:
             else:
                 person.locale = locale
 
+    async def subscribed(self, pseudonym: str) -> bool:
+        async with self._sessions() as session:
+            person = await session.get(Person, pseudonym)
+            return bool(person and person.subscribed)
+
+    async def subscribe(self, pseudonym: str, chat: str, locale: str) -> None:
+        """Opt in to awareness messages; `chat` is the encrypted chat id."""
+        async with self._sessions.begin() as session:
+            person = await session.get(Person, pseudonym)
+            if person is None:
+                person = Person(pseudonym=pseudonym)
+                session.add(person)
+            person.subscribed, person.chat, person.blocked_at = True, chat, None
+            person.locale = person.locale or locale
+
+    async def unsubscribe(self, pseudonym: str) -> None:
+        async with self._sessions.begin() as session:
+            person = await session.get(Person, pseudonym)
+            if person is not None:
+                person.subscribed, person.chat = False, None
+
     async def forget(self, pseudonym: str) -> int:
         """SPEC rule 8: cut every link between the person and their cases; drop their row.
 

@@ -1,0 +1,200 @@
+"""Awareness broadcasts: who gets which version, and a record of every delivery so that a
+crash resumes where it stopped and nobody receives a broadcast twice."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import affected
+from bot.services.identity import Identity
+from bot.services.staff import audit
+from models import Broadcast, BroadcastDelivery, Case, Person
+
+FINAL = ("sent", "failed", "blocked", "skipped", "unknown")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    person: str
+    chat_id: int
+    version: dict[str, Any]
+    locale: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    counts: dict[str, int]
+
+    @property
+    def left(self) -> int:
+        return self.counts.get("pending", 0) + self.counts.get("sending", 0)
+
+    @property
+    def done(self) -> int:
+        return self.total - self.left
+
+
+class Broadcasts:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], identity: Identity, default_locale: str
+    ) -> None:
+        self._sessions = sessions
+        self._identity = identity
+        self._default = default_locale
+
+    async def subscriber_count(self) -> int:
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(Person)
+                .where(Person.subscribed.is_(True), Person.blocked_at.is_(None))
+            )
+        return int(count or 0)
+
+    async def start(
+        self, admin_id: int, admin_chat_id: int, versions: dict[str, dict[str, Any]]
+    ) -> int:
+        """Create the broadcast and fix its recipients: today's subscribers."""
+        async with self._sessions.begin() as session:
+            broadcast = Broadcast(
+                created_by=admin_id, admin_chat_id=admin_chat_id, versions=json.dumps(versions)
+            )
+            session.add(broadcast)
+            await session.flush()
+            people = await session.scalars(
+                select(Person.pseudonym).where(
+                    Person.subscribed.is_(True), Person.blocked_at.is_(None)
+                )
+            )
+            session.add_all(BroadcastDelivery(broadcast_id=broadcast.id, person=p) for p in people)
+            audit(session, admin_id, "broadcast", detail=f"#{broadcast.id}")
+            return broadcast.id
+
+    async def set_progress_message(self, broadcast_id: int, message_id: int) -> None:
+        await self._update(broadcast_id, progress_message_id=message_id)
+
+    async def set_status(self, broadcast_id: int, status: str) -> None:
+        values: dict[str, Any] = {"status": status}
+        if status in ("done", "cancelled"):
+            values["finished_at"] = datetime.now(UTC)
+        await self._update(broadcast_id, **values)
+
+    async def _update(self, broadcast_id: int, **values: Any) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Broadcast).where(Broadcast.id == broadcast_id).values(**values)
+            )
+
+    async def get(self, broadcast_id: int) -> Broadcast | None:
+        async with self._sessions() as session:
+            return await session.get(Broadcast, broadcast_id)
+
+    async def running(self) -> list[int]:
+        async with self._sessions() as session:
+            ids = await session.scalars(
+                select(Broadcast.id).where(Broadcast.status == "running").order_by(Broadcast.id)
+            )
+            return list(ids)
+
+    async def abandon_in_flight(self) -> int:
+        """After a crash: rows caught mid-send may or may not have arrived. They are not
+        sent again (at most once), and counted as unknown."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(BroadcastDelivery)
+                .where(BroadcastDelivery.status == "sending")
+                .values(status="unknown", at=datetime.now(UTC))
+            )
+        return affected(result)
+
+    async def claim(self, broadcast_id: int, limit: int) -> list[Recipient]:
+        """The next recipients, marked `sending` before anything is sent. People who
+        unsubscribed, blocked the bot or have an open case are skipped."""
+        now = datetime.now(UTC)
+        async with self._sessions.begin() as session:
+            broadcast = await session.get(Broadcast, broadcast_id)
+            if broadcast is None or broadcast.status != "running":
+                return []
+            versions: dict[str, dict[str, Any]] = json.loads(broadcast.versions)
+            rows = (
+                await session.execute(
+                    select(BroadcastDelivery, Person)
+                    .join(Person, Person.pseudonym == BroadcastDelivery.person, isouter=True)
+                    .where(
+                        BroadcastDelivery.broadcast_id == broadcast_id,
+                        BroadcastDelivery.status == "pending",
+                    )
+                    .order_by(BroadcastDelivery.person)
+                    .limit(limit)
+                )
+            ).all()
+            open_cases = set(
+                await session.scalars(
+                    select(Case.person).where(
+                        Case.status == "open",
+                        Case.person.in_([d.person for d, _ in rows]),
+                    )
+                )
+            )
+            recipients = []
+            for delivery, person in rows:
+                delivery.at = now
+                if (
+                    person is None
+                    or not person.subscribed
+                    or person.chat is None
+                    or person.blocked_at is not None
+                    or delivery.person in open_cases
+                ):
+                    delivery.status = "skipped"
+                    continue
+                delivery.status = "sending"
+                version = versions.get(person.locale or "") or versions.get(self._default)
+                version = version or next(iter(versions.values()))
+                chat_id = int(self._identity.decrypt(person.chat))
+                locale = person.locale or self._default
+                recipients.append(Recipient(delivery.person, chat_id, version, locale))
+            return recipients
+
+    async def record(self, broadcast_id: int, results: dict[str, str]) -> None:
+        """Store the outcome of a batch: person -> sent, failed, blocked or pending (retry)."""
+        if not results:
+            return
+        now = datetime.now(UTC)
+        async with self._sessions.begin() as session:
+            for status in set(results.values()):
+                people = [p for p, s in results.items() if s == status]
+                await session.execute(
+                    update(BroadcastDelivery)
+                    .where(
+                        BroadcastDelivery.broadcast_id == broadcast_id,
+                        BroadcastDelivery.person.in_(people),
+                    )
+                    .values(status=status, at=now)
+                )
+            blocked = [p for p, s in results.items() if s == "blocked"]
+            if blocked:
+                # Skipped from now on, in every broadcast (SPEC "Admin").
+                await session.execute(
+                    update(Person).where(Person.pseudonym.in_(blocked)).values(blocked_at=now)
+                )
+
+    async def progress(self, broadcast_id: int) -> Progress:
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(BroadcastDelivery.status, func.count())
+                    .where(BroadcastDelivery.broadcast_id == broadcast_id)
+                    .group_by(BroadcastDelivery.status)
+                )
+            ).all()
+        counts = Counter({status: int(n) for status, n in rows})
+        return Progress(sum(counts.values()), dict(counts))
