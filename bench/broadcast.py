@@ -27,8 +27,12 @@ async def add_subscribers(h: Harness, first: int, count: int) -> None:
     assert h.app is not None
     identity = h.app.services.identity
     rows = [
-        {"pseudonym": identity.pseudonym(i), "locale": "en", "subscribed": True,
-         "chat": identity.encrypt(i)}
+        {
+            "pseudonym": identity.pseudonym(i),
+            "locale": "en",
+            "subscribed": True,
+            "chat": identity.encrypt(i),
+        }
         for i in range(first, first + count)
     ]
     async with h.app.services.sessions.begin() as session:
@@ -67,20 +71,28 @@ async def run(subscribers: int, rate: float, backend: str) -> None:
                     latencies.append((time.monotonic() - t0) * 1000)
                     await asyncio.sleep(0.5)
                 elapsed = time.monotonic() - started
-                times = sorted(c.at for c in api.calls if c.params.get("text") == "Bench message"
-                               and c.params.get("chat_id", 0) >= 1_000_000)
+                times = sorted(
+                    c.at
+                    for c in api.calls
+                    if c.params.get("text") == "Bench message"
+                    and c.params.get("chat_id", 0) >= 1_000_000
+                )
                 achieved = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0
                 print(f"database            {backend}")
                 print(f"subscribers         {subscribers}")
                 print(f"delivered           {len(times)} in {elapsed:.1f} s")
                 print(f"BROADCAST_RATE      {rate:g} msg/s")
-                print(f"achieved rate       {achieved:.2f} msg/s "
-                      f"({100 * achieved / rate:.1f} % of the limit)")
+                print(
+                    f"achieved rate       {achieved:.2f} msg/s "
+                    f"({100 * achieved / rate:.1f} % of the limit)"
+                )
                 if latencies:
-                    print(f"/start during it    n={len(latencies)} "
-                          f"p50={statistics.median(latencies):.1f} ms "
-                          f"p95={percentile(latencies, 0.95):.1f} ms "
-                          f"max={max(latencies):.1f} ms")
+                    print(
+                        f"/start during it    n={len(latencies)} "
+                        f"p50={statistics.median(latencies):.1f} ms "
+                        f"p95={percentile(latencies, 0.95):.1f} ms "
+                        f"max={max(latencies):.1f} ms"
+                    )
             finally:
                 await h.stop()
     await api.stop()

@@ -9,6 +9,7 @@ from handlers import (
     broadcast,
     delivery,
     errors,
+    guard,
     housekeeping,
     intake,
     language,
@@ -26,6 +27,7 @@ from handlers import (
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
+    guard.register(application)
     tracking.register(application)
     staff_admin.register(application)  # before start: /start inv_… joins the staff
     intake.register(application)

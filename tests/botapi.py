@@ -312,6 +312,10 @@ class BotApi:
         await self._notify()
         return update
 
+    async def push_raw(self, update: dict[str, Any]) -> int:
+        """Any update at all, as Telegram (or someone pretending) might send it."""
+        return int((await self._push(update))["update_id"])
+
     async def send(self, user: User, text: str, **extra: Any) -> dict[str, Any]:
         """The person writes `text` in their private chat with the bot."""
         message: dict[str, Any] = {

@@ -1,0 +1,48 @@
+"""No personal data in the logs (SPEC safety rule 11): a full run, then a scan of every line."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot.logs import setup_logging
+from tests.botapi import Fault
+from tests.conftest import ADMIN_ID
+from tests.flows import report
+from tests.harness import Harness
+
+
+async def test_a_full_run_leaves_no_personal_data_in_the_logs(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    setup_logging()  # the production levels (httpx silenced)
+    caplog.set_level(logging.INFO)
+    person = harness.person(555_123_987, first_name="Saule", username="saule_secret")
+    code = await report(person, description="Saule Nurlanovna, 87015556677, Abay street 5")
+    await person.send("he came back, call me at +7 701 555 66 77")
+    admin = harness.volunteer(ADMIN_ID, "Admin")
+    await admin.send("/duty on")
+    await harness.until(harness.outbox_empty)
+    card = admin.card(code)
+    await admin.write_in_staff_chat("We hear you, Saule", reply_to=card)
+    await harness.until(harness.outbox_empty)
+    await person.send("/forget")
+    await person.tap("Yes, erase")
+    harness.api.faults["sendMessage"].append(Fault(500, "Internal Server Error"))
+    await person.send("/start")  # a Telegram failure is logged too
+
+    text = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    assert "telegram error NetworkError" in text, "the scan must see what the bot logs"
+    for secret in (
+        "555123987",
+        "Saule",
+        "saule_secret",
+        "87015556677",
+        "555 66 77",
+        "Abay street",
+        "he came back",
+        "We hear you",
+        harness.api.token,
+    ):
+        assert secret not in text, f"{secret!r} reached the logs"
