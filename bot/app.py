@@ -15,6 +15,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.i18n import Catalogues
 from bot.persistence import DatabasePersistence
+from bot.processing import PerChatUpdateProcessor
 from bot.services.broadcasts import Broadcasts
 from bot.services.cases import Cases
 from bot.services.casework import Casework
@@ -28,6 +29,7 @@ from bot.services.stats import Stats
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+MAX_CONCURRENT_UPDATES = 64
 
 
 @dataclass
@@ -78,6 +80,8 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
     services: Services
     # Highest update id fully handled (persistence written): tests and health checks read it.
     last_update_id: int = 0
+    in_flight: int = 0
+    updates_handled: int = 0
     # Long-running loops (the outbox sender) that run while the application runs.
     workers: list[Callable[[QorgauApplication], Coroutine[Any, Any, None]]]
     background: list[asyncio.Task[None]]
@@ -105,12 +109,17 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         await self.services.engine.dispose()
 
     async def process_update(self, update: object) -> None:
-        await super().process_update(update)
-        if self.persistence is not None:
-            # Write-through: a crash must not lose a step the person already answered.
-            await self.update_persistence()
-        if isinstance(update, Update):
-            self.last_update_id = max(self.last_update_id, update.update_id)
+        self.in_flight += 1
+        try:
+            await super().process_update(update)
+            if self.persistence is not None:
+                # Write-through: a crash must not lose a step the person already answered.
+                await self.update_persistence()
+        finally:
+            self.in_flight -= 1
+            self.updates_handled += 1
+            if isinstance(update, Update):
+                self.last_update_id = max(self.last_update_id, update.update_id)
 
 
 def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -136,6 +145,7 @@ def build_application(settings: Settings) -> QorgauApplication:
         .base_url(settings.telegram_api_url)
         .base_file_url(file_url_for(settings.telegram_api_url))
         .persistence(DatabasePersistence(services.sessions, services.identity))
+        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .build(),
     )
     application.services = services

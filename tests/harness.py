@@ -56,7 +56,12 @@ class Harness:
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait until the bot has fully handled every update pushed so far."""
         deadline = time.monotonic() + timeout
-        while self.app is None or self.app.last_update_id < self._last_pushed:
+        while (
+            self.app is None
+            or self.app.last_update_id < self._last_pushed
+            or self.app.in_flight
+            or not self.app.update_queue.empty()
+        ):
             if time.monotonic() > deadline:
                 raise AssertionError("the bot did not handle every update in time")
             await asyncio.sleep(0.005)

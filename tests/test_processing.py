@@ -1,0 +1,30 @@
+"""Updates of one chat in order, different chats concurrently (no lost or reordered step)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.flows import AFTER_DESCRIPTION, REPORT, cases, tap_all
+from tests.harness import Harness
+
+
+async def test_each_chat_keeps_its_order_while_chats_run_together(harness: Harness) -> None:
+    people = [harness.person(1200 + i) for i in range(12)]
+
+    async def to_description(person) -> None:  # type: ignore[no-untyped-def]
+        await person.send("/start")
+        await tap_all(person, REPORT)
+
+    await asyncio.gather(*(to_description(p) for p in people))
+    # Everyone writes ten parts at once, interleaved, without waiting for answers.
+    for part in range(10):
+        for person in people:
+            await harness.api.send(person.user, f"part {part}")
+            harness.pushed(harness.api._updates[-1]["update_id"])
+    await harness.settle(timeout=60)
+    for person in people:
+        await tap_all(person, [*AFTER_DESCRIPTION, "Send"])
+    stored = await cases(harness)
+    assert len(stored) == len(people)
+    expected = "\n".join(f"part {n}" for n in range(10))
+    assert all(case.description == expected for case in stored)
