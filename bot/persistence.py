@@ -37,6 +37,10 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         )
         self._sessions = sessions
         self._identity = identity
+        # What the database holds now, so unchanged data is not written again: PTB hands
+        # over every user and conversation an update touched, changed or not.
+        self._written_users: dict[int, str] = {}
+        self._written_states: dict[tuple[str, ConversationKey], str] = {}
 
     def _hash(self, value: object) -> str:
         return self._identity.keyed_hash("persistence:" + json.dumps(value))
@@ -46,13 +50,20 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         async with self._sessions.begin() as session:
             await session.execute(delete(Draft).where(Draft.updated_at < cutoff))
             rows = (await session.scalars(select(Draft))).all()
-        return {
+        data = {
             int(self._identity.decrypt(row.user)): self._identity.decrypt(row.data) for row in rows
         }
+        self._written_users = {
+            user: json.dumps(value, sort_keys=True) for user, value in data.items()
+        }
+        return data
 
     async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
         if not data:
             await self.drop_user_data(user_id)
+            return
+        serialised = json.dumps(data, sort_keys=True)
+        if self._written_users.get(user_id) == serialised:
             return
         async with self._sessions.begin() as session:
             row = await session.get(Draft, self._hash(user_id))
@@ -61,8 +72,11 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
                 session.add(row)
             row.data = self._identity.encrypt(data)
             row.updated_at = datetime.now(UTC)
+        self._written_users[user_id] = serialised
 
     async def drop_user_data(self, user_id: int) -> None:
+        if self._written_users.pop(user_id, None) is None:
+            return  # nothing stored for this person
         async with self._sessions.begin() as session:
             await session.execute(delete(Draft).where(Draft.user_hash == self._hash(user_id)))
 
@@ -82,15 +96,24 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
                     select(ConversationState).where(ConversationState.name == name)
                 )
             ).all()
-        return {tuple(self._identity.decrypt(row.key)): json.loads(row.state) for row in rows}
+        states: ConversationDict = {
+            tuple(self._identity.decrypt(row.key)): json.loads(row.state) for row in rows
+        }
+        for key, state in states.items():
+            self._written_states[(name, key)] = json.dumps(state)
+        return states
 
     async def update_conversation(
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
+        serialised = None if new_state is None else json.dumps(new_state)
+        if self._written_states.get((name, key)) == serialised:
+            return
         key_hash = self._hash([name, *key])
         async with self._sessions.begin() as session:
             row = await session.get(ConversationState, (name, key_hash))
-            if new_state is None:
+            if serialised is None:
+                self._written_states.pop((name, key), None)
                 if row is not None:
                     await session.delete(row)
                 return
@@ -99,8 +122,9 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
                     name=name, key_hash=key_hash, key=self._identity.encrypt(list(key))
                 )
                 session.add(row)
-            row.state = json.dumps(new_state)
+            row.state = serialised
             row.updated_at = datetime.now(UTC)
+        self._written_states[(name, key)] = serialised
 
     # Not kept: bot-wide and chat-wide data, and callback data (we use short string codes).
     async def get_bot_data(self) -> dict[Any, Any]:

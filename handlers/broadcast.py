@@ -244,7 +244,8 @@ class Broadcaster:
                     delay = next_slot - time.monotonic()
                     if delay > 0:
                         await asyncio.sleep(delay)
-                    next_slot = max(next_slot + interval, time.monotonic())
+                    # At least one interval between two sends, however late the loop runs.
+                    next_slot = max(next_slot, time.monotonic()) + interval
                     tasks.append(asyncio.create_task(self.send_one(recipient)))
                 outcomes = await asyncio.shield(asyncio.gather(*tasks))
             except asyncio.CancelledError:

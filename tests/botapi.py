@@ -94,6 +94,8 @@ class BotApi:
         self.forums: set[int] = set()  # supergroups with topics enabled
         self.deleted_topics: set[tuple[int, int]] = set()
         self.blocked: set[int] = set()  # people who blocked the bot
+        # chat id -> future resolved by the bot's next message or edit there (benchmarks)
+        self.chat_waiters: dict[int, asyncio.Future[float]] = {}
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -217,7 +219,13 @@ class BotApi:
         if params.get("message_thread_id"):
             message["message_thread_id"] = params["message_thread_id"]
         self.messages[chat_id][message["message_id"]] = message
+        self._wake_chat(chat_id)
         return message
+
+    def _wake_chat(self, chat_id: int) -> None:
+        waiter = self.chat_waiters.pop(chat_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(time.monotonic())
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         extra = {}
@@ -279,6 +287,7 @@ class BotApi:
             message["reply_markup"] = params["reply_markup"]
         else:
             message.pop("reply_markup", None)
+        self._wake_chat(chat_id)
         return message
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any] | bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select, update
@@ -10,17 +11,29 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db import affected
 from models import Case, ChatMessage, Person
 
+# Another instance (or retention) may change a language; this bounds how long we lag.
+LOCALE_CACHE_SECONDS = 60.0
+
 
 class People:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        # Every update asks for the person's language: keep answers for a while
+        # (pseudonym -> (locale or None, expiry)). Changes made here update it at once.
+        self._locales: dict[str, tuple[str | None, float]] = {}
 
     async def stored_locale(self, pseudonym: str) -> str | None:
+        cached = self._locales.get(pseudonym)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
         async with self._sessions() as session:
             locale: str | None = await session.scalar(
                 select(Person.locale).where(Person.pseudonym == pseudonym)
             )
-            return locale
+        if len(self._locales) > 50_000:
+            self._locales.clear()
+        self._locales[pseudonym] = (locale, time.monotonic() + LOCALE_CACHE_SECONDS)
+        return locale
 
     async def set_locale(self, pseudonym: str, locale: str) -> None:
         async with self._sessions.begin() as session:
@@ -29,6 +42,7 @@ class People:
                 session.add(Person(pseudonym=pseudonym, locale=locale))
             else:
                 person.locale = locale
+        self._locales.pop(pseudonym, None)
 
     async def subscribed(self, pseudonym: str) -> bool:
         async with self._sessions() as session:
@@ -44,6 +58,7 @@ class People:
                 session.add(person)
             person.subscribed, person.chat, person.blocked_at = True, chat, None
             person.locale = person.locale or locale
+        self._locales.pop(pseudonym, None)
 
     async def unsubscribe(self, pseudonym: str) -> None:
         async with self._sessions.begin() as session:
@@ -69,4 +84,5 @@ class People:
             )
             await session.execute(delete(Person).where(Person.pseudonym == pseudonym))
             await session.execute(delete(ChatMessage).where(ChatMessage.person == pseudonym))
+        self._locales.pop(pseudonym, None)
         return int(affected(result))

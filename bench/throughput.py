@@ -1,0 +1,164 @@
+"""Throughput benchmark: N simulated people run the whole report flow at the same time
+against the Bot API stand-in; a bare python-telegram-bot echo bot is measured in the same run
+as the ceiling. Prints updates per second and p50/p95 latency per update.
+
+    .venv/bin/python -m bench.throughput [--people 200] [--db sqlite postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from bot.app import ALLOWED_UPDATES
+from bot.processing import PerChatUpdateProcessor
+from tests.botapi import BotApi, User
+from tests.conftest import database_for, make_settings
+from tests.harness import Harness
+
+# The report flow by callback data: what a person's taps send.
+STEPS: list[tuple[str, str]] = [
+    ("text", "/start"),
+    ("tap", "m:report"),
+    ("tap", "i:safe:yes"),
+    ("tap", "i:category:bullying"),
+    ("tap", "i:follow:school"),
+    ("tap", "i:affected:me"),
+    ("tap", "i:age:30_59"),
+    ("tap", "i:region:almaty"),
+    ("text", "They push me and take my things, every day, near the school gate."),
+    ("tap", "i:describe:next"),
+    ("tap", "i:answer:yes"),
+    ("tap", "i:consent:agree"),
+    ("tap", "i:summary:send"),
+]
+
+
+async def one_person(api: BotApi, user_id: int, latencies: list[float]) -> None:
+    user = User(user_id)
+    loop = asyncio.get_running_loop()
+    for kind, value in STEPS:
+        waiter: asyncio.Future[float] = loop.create_future()
+        api.chat_waiters[user_id] = waiter
+        started = time.monotonic()
+        if kind == "text":
+            await api.send(user, value)
+        else:
+            await api.press(user, api.screen(user_id), value)
+        answered = await asyncio.wait_for(waiter, 30)
+        latencies.append((answered - started) * 1000)
+
+
+async def load(api: BotApi, people: int, first_id: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    started = time.monotonic()
+    await asyncio.gather(*(one_person(api, first_id + n, latencies) for n in range(people)))
+    return len(latencies) / (time.monotonic() - started), latencies
+
+
+async def echo_ceiling(api: BotApi, people: int) -> tuple[float, list[float]]:
+    """A bare PTB bot that answers every message and button at once: the ceiling."""
+
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        await update.effective_message.reply_text("echo")
+
+    async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.callback_query is not None
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_text("pressed", reply_markup=None)
+
+    app = (
+        Application.builder()
+        .token(api.token)
+        .base_url(api.url)
+        .concurrent_updates(PerChatUpdateProcessor(64))
+        .build()
+    )
+    app.add_handler(MessageHandler(filters.ALL, echo))
+    app.add_handler(CallbackQueryHandler(press))
+    await app.initialize()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES)
+    await app.start()
+    try:
+        return await load(api, people, 5_000_000)
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+
+
+async def qorgau(
+    api: BotApi, people: int, backend: str, first_id: int
+) -> tuple[float, list[float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        async for url in database_for(backend, Path(tmp)):
+            h = Harness(api, make_settings(api, url, default_locale="en"))
+            await h.start()
+            try:
+                return await load(api, people, first_id)
+            finally:
+                await h.stop()
+    raise RuntimeError("no database")
+
+
+def row(name: str, rate: float, latencies: list[float]) -> str:
+    ordered = sorted(latencies)
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    return (
+        f"{name:<22} {len(latencies):>7} {rate:>10.1f} "
+        f"{statistics.median(ordered):>9.1f} {p95:>9.1f}"
+    )
+
+
+async def run(people: int, backends: list[str]) -> None:
+    api = BotApi()
+    await api.start()
+    rows = []
+    runs: list[tuple[str, Callable[[], Awaitable[tuple[float, list[float]]]]]] = [
+        ("echo bot (ceiling)", lambda: echo_ceiling(api, people)),
+    ]
+    for n, backend in enumerate(backends):
+        runs.append(
+            (
+                f"qorgau, {backend}",
+                lambda b=backend, n=n: qorgau(api, people, b, 6_000_000 + n * 100_000),
+            )
+        )
+    results: dict[str, Any] = {}
+    for name, make in runs:
+        rate, latencies = await make()
+        results[name] = rate
+        rows.append(row(name, rate, latencies))
+    await api.stop()
+    print(f"{people} people at once, {len(STEPS)} updates each (the whole report flow)")
+    print(f"{'':<22} {'updates':>7} {'updates/s':>10} {'p50 ms':>9} {'p95 ms':>9}")
+    print("\n".join(rows))
+    ceiling = results["echo bot (ceiling)"]
+    for name, rate in results.items():
+        if name.startswith("qorgau"):
+            print(f"{name}: {100 * rate / ceiling:.0f} % of the echo bot's rate")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--people", type=int, default=200)
+    parser.add_argument(
+        "--db", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"]
+    )
+    args = parser.parse_args()
+    asyncio.run(run(args.people, args.db))
+
+
+if __name__ == "__main__":
+    main()
