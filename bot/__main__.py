@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sys
+from typing import TYPE_CHECKING
 
 from bot.settings import ConfigError, load_settings
+
+if TYPE_CHECKING:
+    from bot.app import QorgauApplication
 
 
 def main() -> int:
@@ -29,8 +35,21 @@ def main() -> int:
     except CatalogueMissing as error:
         print(str(error), file=sys.stderr)
         return 2
-    application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    if settings.webhook_url:
+        asyncio.run(run_webhook(application))
+    else:
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
     return 0
+
+
+async def run_webhook(application: QorgauApplication) -> None:
+    from bot.web import serve_webhook
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await serve_webhook(application, stop)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Locale = Literal["kk", "ru", "en"]
@@ -42,6 +43,15 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("WEBHOOK_SECRET is missing: it is required with WEBHOOK_URL")
+        secret = self.webhook_secret.get_secret_value() if self.webhook_secret else ""
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ValueError("WEBHOOK_SECRET is malformed: use 1-256 of A-Z a-z 0-9 _ -")
+        return self
+
 
 class ConfigError(Exception):
     """Settings are missing or malformed; `lines` has one human line per setting."""
@@ -54,7 +64,10 @@ class ConfigError(Exception):
 def describe_errors(error: ValidationError) -> list[str]:
     lines = []
     for item in error.errors():
-        name = str(item["loc"][0]).upper() if item["loc"] else "settings"
+        if not item["loc"]:  # a check across settings: its message names them
+            lines.append(str(item["msg"]).removeprefix("Value error, "))
+            continue
+        name = str(item["loc"][0]).upper()
         if item["type"] == "missing":
             lines.append(f"{name} is missing")
         else:

@@ -1,0 +1,131 @@
+"""Webhook mode: an aiohttp server that takes updates from Telegram (secret checked on every
+request) and answers /healthz and /metrics (Prometheus text format)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import func, select, text
+from telegram import Update
+
+from bot.app import ALLOWED_UPDATES, QorgauApplication
+from models import BroadcastDelivery, Case
+
+log = logging.getLogger("qorgau.web")
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Older than this, a pending outbox message means the sender is stuck: unhealthy.
+OUTBOX_STALE_SECONDS = 300
+APPLICATION = web.AppKey("application", QorgauApplication)
+
+
+def webhook_path(url: str) -> str:
+    return urlsplit(url).path or "/"
+
+
+async def telegram_endpoint(request: web.Request) -> web.Response:
+    application: QorgauApplication = request.app[APPLICATION]
+    secret = application.services.settings.webhook_secret
+    given = request.headers.get(SECRET_HEADER, "")
+    if secret is None or not hmac.compare_digest(given, secret.get_secret_value()):
+        return web.Response(status=403)
+    try:
+        update = Update.de_json(await request.json(), application.bot)
+    except Exception as error:  # undecodable: drop it, or Telegram resends it forever
+        log.warning("webhook: undecodable update (%s)", type(error).__name__)
+        return web.Response()
+    await application.update_queue.put(update)
+    return web.Response()
+
+
+async def health(application: QorgauApplication) -> tuple[bool, dict[str, object]]:
+    services = application.services
+    report: dict[str, object] = {}
+    try:
+        async with services.sessions() as session:
+            await session.execute(text("SELECT 1"))
+        report["database"] = "ok"
+        pending, oldest = await services.outbox.backlog()
+        report["outbox_pending"], report["outbox_oldest_seconds"] = pending, round(oldest, 1)
+    except Exception as error:
+        report["database"] = f"unreachable ({type(error).__name__})"
+        return False, report
+    return oldest < OUTBOX_STALE_SECONDS, report
+
+
+async def healthz(request: web.Request) -> web.Response:
+    ok, report = await health(request.app[APPLICATION])
+    return web.json_response(report, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    application: QorgauApplication = request.app[APPLICATION]
+    services = application.services
+    registry = CollectorRegistry()
+
+    def gauge(name: str, doc: str, value: float, **labels: str) -> None:
+        metric = Gauge(name, doc, list(labels), registry=registry)
+        (metric.labels(**labels) if labels else metric).set(value)
+
+    gauge("qorgau_updates_handled", "Updates handled since start", application.updates_handled)
+    gauge("qorgau_updates_in_flight", "Updates being handled now", application.in_flight)
+    pending, oldest = await services.outbox.backlog()
+    gauge("qorgau_outbox_pending", "Messages owed to staff or people", pending)
+    gauge("qorgau_outbox_oldest_seconds", "Age of the oldest pending message", oldest)
+    async with services.sessions() as session:
+        cases = await session.scalar(select(func.count()).select_from(Case))
+        rows = (
+            await session.execute(
+                select(BroadcastDelivery.status, func.count()).group_by(BroadcastDelivery.status)
+            )
+        ).all()
+    gauge("qorgau_cases_opened", "Cases opened, all time", float(cases or 0))
+    broadcast = Gauge(
+        "qorgau_broadcast_deliveries",
+        "Broadcast deliveries by status",
+        ["status"],
+        registry=registry,
+    )
+    for status, count in rows:
+        broadcast.labels(status=status).set(count)
+    return web.Response(
+        body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
+
+
+def make_web_app(application: QorgauApplication) -> web.Application:
+    settings = application.services.settings
+    app = web.Application(client_max_size=1024 * 1024)
+    app[APPLICATION] = application
+    assert settings.webhook_url is not None
+    app.router.add_post(webhook_path(settings.webhook_url), telegram_endpoint)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def serve_webhook(application: QorgauApplication, stop: asyncio.Event) -> None:
+    """Run until `stop` is set: web server up, webhook registered, updates flowing."""
+    settings = application.services.settings
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    runner = web.AppRunner(make_web_app(application), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "0.0.0.0", settings.port).start()
+    try:
+        async with application:
+            await application.bot.set_webhook(
+                url=settings.webhook_url,
+                secret_token=settings.webhook_secret.get_secret_value(),
+                allowed_updates=ALLOWED_UPDATES,
+            )
+            await application.start()
+            log.info("webhook mode: listening on port %s", settings.port)
+            await stop.wait()
+            await application.stop()
+    finally:
+        await runner.cleanup()
