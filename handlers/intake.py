@@ -6,6 +6,7 @@ in user_data. Both live in the database (bot/persistence.py), so a restart loses
 
 from __future__ import annotations
 
+import secrets
 import warnings
 from datetime import UTC, datetime
 from typing import Any
@@ -249,7 +250,10 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int
     if not await v.services.cases.may_open(v.pseudonym):
         return await finish(update, context, v, too_many(v))
     assert context.user_data is not None
-    context.user_data["draft"] = {"kind": query.data.removeprefix("m:")}
+    context.user_data["draft"] = {
+        "kind": query.data.removeprefix("m:"),
+        "key": secrets.token_hex(16),
+    }
     return await ask(update, context, v, "safe")
 
 
@@ -341,6 +345,7 @@ async def send(
         kind=draft["kind"],
         category=draft["category"],
         subcategory=draft.get("subcategory"),
+        intake_key=draft.get("key"),
         affected=draft["affected"],
         age_band=draft["age_band"],
         region=draft["region"],

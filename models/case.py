@@ -48,6 +48,8 @@ class Case(Base):
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(24))
     rating: Mapped[int | None] = mapped_column(Integer)
+    # The flow that sent it: the same flow replayed after a crash finds its case again.
+    intake_key: Mapped[str | None] = mapped_column(String(32), unique=True)
 
     messages: Mapped[list[CaseMessage]] = relationship(
         back_populates="case", order_by="CaseMessage.id"

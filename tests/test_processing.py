@@ -28,3 +28,26 @@ async def test_each_chat_keeps_its_order_while_chats_run_together(harness: Harne
     assert len(stored) == len(people)
     expected = "\n".join(f"part {n}" for n in range(10))
     assert all(case.description == expected for case in stored)
+
+
+async def test_an_update_seen_twice_is_relayed_once(harness: Harness) -> None:
+    """After a crash Telegram hands out updates the bot handled but did not confirm."""
+    from tests.conftest import ADMIN_ID
+    from tests.flows import report
+
+    person = harness.person(1300)
+    code = await report(person)
+    follow_up = await person.send("it happened again")
+    harness.pushed(await harness.api.push_raw({"message": follow_up}))  # the same message
+    await harness.settle()
+    admin = harness.volunteer(ADMIN_ID, "Admin")
+    await harness.until(harness.outbox_empty)
+    card = admin.card(code)
+    answer = await admin.write_in_staff_chat("We read you", reply_to=card)
+    harness.pushed(await harness.api.push_raw({"message": answer}))
+    await harness.settle()
+    await harness.until(harness.outbox_empty)
+    staff_chat = harness.api.messages[admin.staff_chat].values()
+    assert sum("it happened again" in m.get("text", "") for m in staff_chat) == 1
+    answers = [m for m in person.bot_messages() if m.get("text") == "Helpline: We read you"]
+    assert len(answers) == 1

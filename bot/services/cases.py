@@ -47,6 +47,7 @@ class CaseDraft:
     may_answer: bool
     consent_at: datetime
     subcategory: str | None = None
+    intake_key: str | None = None
     urgent: bool = False
     description: str = ""
     attachments: list[Attachment] = field(default_factory=list)
@@ -87,6 +88,13 @@ class Cases:
 
     async def open(self, pseudonym: str, chat_id: int, locale: str, draft: CaseDraft) -> str:
         """Store the case (scrubbed, pseudonymous) and return its reference code."""
+        if draft.intake_key is not None:
+            async with self._sessions() as session:
+                existing = await session.scalar(
+                    select(Case.code).where(Case.intake_key == draft.intake_key)
+                )
+            if existing is not None:
+                return str(existing)  # this flow was sent already (an update seen twice)
         if not await self.may_open(pseudonym):
             raise TooManyCases
         description = scrub(draft.description.strip())[:DESCRIPTION_LIMIT] or None
@@ -109,6 +117,7 @@ class Cases:
                         consent_version=CONSENT_VERSION,
                         consent_at=draft.consent_at,
                         person=pseudonym,
+                        intake_key=draft.intake_key,
                         reply_to=self._identity.encrypt(chat_id) if draft.may_answer else None,
                     )
                     session.add(case)
@@ -117,7 +126,7 @@ class Cases:
                     # same transaction: a case is never stored without its notification.
                     enqueue(session, "card", case.id)
                     for attachment in draft.attachments:
-                        self._add_message(
+                        await self._add_message(
                             session,
                             case.id,
                             chat_id,
@@ -148,7 +157,7 @@ class Cases:
             )
         return bool(affected(result))
 
-    def _add_message(
+    async def _add_message(
         self,
         session: AsyncSession,
         case_id: int,
@@ -157,6 +166,15 @@ class Cases:
         text: str | None,
         source_message_id: int,
     ) -> None:
+        seen = await session.scalar(
+            select(CaseMessage.id).where(
+                CaseMessage.case_id == case_id,
+                CaseMessage.direction == "in",
+                CaseMessage.source_message_id == source_message_id,
+            )
+        )
+        if seen is not None:
+            return  # the same message again (an update replayed after a crash)
         text = scrub(text)[:DESCRIPTION_LIMIT] if text else None
         session.add(
             CaseMessage(
@@ -191,7 +209,7 @@ class Cases:
             )
             if case is None:
                 return None
-            self._add_message(session, case.id, chat_id, media, text, source_message_id)
+            await self._add_message(session, case.id, chat_id, media, text, source_message_id)
             code: str = case.code
         self._outbox.poke()
         return code

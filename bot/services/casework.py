@@ -169,6 +169,10 @@ class Casework:
                 return Outcome(Result.CLOSED, case)
             if case.reply_to is None:
                 return Outcome(Result.NO_ADDRESS, case)
+            if await session.get(RelayLink, (chat_id, message_id)) is not None:
+                return Outcome(Result.OK, case)  # this staff message was relayed already
+            # Linking it also lets staff reply to their own earlier answers.
+            session.add(RelayLink(chat_id=chat_id, message_id=message_id, case_id=case.id))
             if case.taken_by is None:
                 case.taken_by, case.taken_at = staff_id, datetime.now(UTC)
                 audit(session, staff_id, "take", case.id)
