@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -69,20 +70,22 @@ class Casework:
         async with self._sessions() as session:
             return await session.get(Case, case_id)
 
-    async def _staff_action(self, staff_id: int, code: str) -> Outcome | None:
+    async def _act(
+        self, code: str, staff_id: int, change: Callable[[AsyncSession, Case], Outcome]
+    ) -> Outcome:
+        """Run a staff action on an open case: refused for non-staff, unknown or closed cases."""
         if await self._staff.get(staff_id) is None:
             return Outcome(Result.NOT_STAFF)
-        return None
-
-    async def take(self, code: str, staff_id: int) -> Outcome:
-        if refused := await self._staff_action(staff_id, code):
-            return refused
         async with self._sessions.begin() as session:
             case = await self._case(session, code)
             if case is None:
                 return Outcome(Result.NO_CASE)
             if case.status != "open":
                 return Outcome(Result.CLOSED, case)
+            return change(session, case)
+
+    async def take(self, code: str, staff_id: int) -> Outcome:
+        def change(session: AsyncSession, case: Case) -> Outcome:
             if case.taken_by not in (None, staff_id):
                 return Outcome(Result.TAKEN, case)
             if case.taken_by is None:
@@ -90,37 +93,33 @@ class Casework:
                 audit(session, staff_id, "take", case.id)
             return Outcome(Result.OK, case)
 
+        return await self._act(code, staff_id, change)
+
     async def release(self, code: str, staff_id: int) -> Outcome:
-        if refused := await self._staff_action(staff_id, code):
-            return refused
-        async with self._sessions.begin() as session:
-            case = await self._case(session, code)
-            if case is None:
-                return Outcome(Result.NO_CASE)
-            if case.status != "open":
-                return Outcome(Result.CLOSED, case)
+        def change(session: AsyncSession, case: Case) -> Outcome:
             case.taken_by, case.taken_at = None, None
             audit(session, staff_id, "release", case.id)
             return Outcome(Result.OK, case)
 
+        return await self._act(code, staff_id, change)
+
     async def close(self, code: str, staff_id: int, outcome: str) -> Outcome:
-        if refused := await self._staff_action(staff_id, code):
-            return refused
-        async with self._sessions.begin() as session:
-            case = await self._case(session, code)
-            if case is None or outcome not in OUTCOMES:
-                return Outcome(Result.NO_CASE)
-            if case.status != "open":
-                return Outcome(Result.CLOSED, case)
+        if outcome not in OUTCOMES:
+            return Outcome(Result.NO_CASE)
+
+        def change(session: AsyncSession, case: Case) -> Outcome:
             case.status, case.closed_at, case.closed_by = "closed", datetime.now(UTC), "staff"
             case.outcome = outcome
             if case.taken_by is None:
                 case.taken_by, case.taken_at = staff_id, case.closed_at
             audit(session, staff_id, "close", case.id, outcome)
             if case.reply_to is not None:
-                enqueue(session, "closed_notice", case.id)
+                enqueue(session, "closed_notice", case.id)  # the person is told
+            return Outcome(Result.OK, case)
+
+        result = await self._act(code, staff_id, change)
         self._outbox.poke()
-        return Outcome(Result.OK, case)
+        return result
 
     async def rate(self, pseudonym: str, code: str, stars: int) -> bool:
         if not 1 <= stars <= 5:

@@ -1,0 +1,225 @@
+"""Fault run: people report while the bot is killed with SIGKILL again and again and Telegram
+fails 30 % of the staff-side calls (429, 500, dropped connections). Then it counts: every case
+a person was given a code for exists once, its card reached the staff chat once, and every
+follow-up was relayed once.
+
+    .venv/bin/python -m bench.faults [--people 60] [--kills 20] [--db sqlite|postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.db import make_engine, make_sessionmaker
+from bot.services.identity import Identity
+from models import Case, OutboxMessage
+from tests.botapi import DROP, BotApi, Fault, User
+from tests.conftest import STAFF_CHAT_ID, database_for
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-secret-key-0123456789"
+PLAN = [
+    "m:report",
+    "i:safe:yes",
+    "i:category:bullying",
+    "i:follow:school",
+    "i:affected:me",
+    "i:age:30_59",
+    "i:region:almaty",
+    "i:describe:next",
+    "i:answer:yes",
+    "i:consent:agree",
+    "i:summary:send",
+]
+CODE = re.compile(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b")
+
+
+class Bot:
+    def __init__(self, api: BotApi, url: str) -> None:
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "BOT_TOKEN": api.token,
+            "TELEGRAM_API_URL": api.url,
+            "SECRET_KEY": SECRET,
+            "STAFF_CHAT_ID": str(STAFF_CHAT_ID),
+            "DATABASE_URL": url,
+            "DEFAULT_LOCALE": "en",
+            "WEBHOOK_URL": "",
+        }
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=ROOT,
+            env=self.env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+
+    async def kill(self) -> None:
+        if self.process and self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+            await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process and self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(self.process.wait(), 30)
+
+
+async def person(api: BotApi, user_id: int, codes: dict[int, str]) -> None:
+    """Taps through the report like a person: looks at the screen, presses what fits,
+    presses again if nothing happens for a while (the bot may be down)."""
+    user = User(user_id)
+    await api.send(user, "/start")
+    described = followed = False
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.3)
+        try:
+            screen = api.screen(user_id)
+        except AssertionError:
+            continue
+        text = screen.get("text", "")
+        if screen["message_id"] in api.deleted[user_id]:
+            continue
+        found = CODE.search(text)
+        if found and "Sent." in text:
+            codes[user_id] = found.group(0)
+            if not followed:
+                followed = True
+                await api.send(user, f"follow-up from {user_id}")
+            return
+        data = {d for _, d in api.buttons(screen)}
+        if "i:describe:next" in data and not described:
+            described = True
+            await api.send(user, f"story of {user_id}")
+            continue
+        choice = next((step for step in PLAN if step in data), None)
+        if choice is None:
+            await api.send(user, "/start")  # lost? start again, as a person would
+            await asyncio.sleep(1)
+            continue
+        await api.press(user, screen, choice)
+        seen = screen["message_id"], text
+        waited = time.monotonic()
+        while time.monotonic() - waited < 8:  # the bot may be down: give it time
+            await asyncio.sleep(0.2)
+            now = api.screen(user_id)
+            if (now["message_id"], now.get("text", "")) != seen:
+                break
+
+
+async def run(people: int, kills: int, backend: str) -> None:
+    api = BotApi()
+    await api.start()
+    rng = random.Random(11)
+    failures = Counter[str]()
+
+    def flaky(method: str, params: dict[str, object]) -> Fault | None:
+        if params.get("chat_id") != STAFF_CHAT_ID or rng.random() > 0.3:
+            return None
+        fault = rng.choice(
+            [
+                Fault(429, "Too Many Requests: retry after 1", retry_after=1),
+                Fault(500, "Internal Server Error"),
+                Fault(DROP, ""),
+            ]
+        )
+        failures[str(fault.status)] += 1
+        return fault
+
+    api.fault_rule = flaky
+    with tempfile.TemporaryDirectory() as tmp:
+        async for url in database_for(backend, Path(tmp)):
+            bot = Bot(api, url)
+            await bot.start()
+            codes: dict[int, str] = {}
+            load = asyncio.gather(*(person(api, 8_000_000 + n, codes) for n in range(people)))
+            for _ in range(kills):
+                await asyncio.sleep(rng.uniform(1.0, 4.0))
+                await bot.kill()
+                await bot.start()
+            await load
+            # Let the outbox drain, then stop cleanly and count.
+            engine = make_engine(url)
+            sessions = make_sessionmaker(engine)
+            for _ in range(240):
+                await asyncio.sleep(0.5)
+                async with sessions() as session:
+                    pending = (
+                        await session.scalars(
+                            select(OutboxMessage.id).where(OutboxMessage.status == "pending")
+                        )
+                    ).all()
+                if not pending:
+                    break
+            await bot.stop()
+            async with sessions() as session:
+                cases = (await session.scalars(select(Case))).all()
+            await engine.dispose()
+            identity = Identity(SECRET)
+            per_person = Counter(c.person for c in cases)
+            staff = list(api.messages[STAFF_CHAT_ID].values())
+            cards = Counter(
+                CODE.search(m["text"]).group(0)
+                for m in staff  # type: ignore[union-attr]
+                if m.get("text", "").startswith("<b>")
+            )
+            follow_ups = Counter(m["text"] for m in staff if "follow-up from" in m.get("text", ""))
+            lost_cases = [c for c in codes.values() if c not in {x.code for x in cases}]
+            lost_cards = [c.code for c in cases if cards[c.code] == 0]
+            print(f"database              {backend}")
+            print(f"people                {people}, got a code: {len(codes)}")
+            print(f"kill -9               {kills} times")
+            print(
+                f"staff calls failed    {sum(failures.values())} "
+                f"(429: {failures['429']}, 500: {failures['500']}, dropped: {failures['-1']})"
+            )
+            print(
+                f"cases stored          {len(cases)}; lost: {len(lost_cases)}; "
+                f"people with more than one: {sum(n > 1 for n in per_person.values())}"
+            )
+            print(
+                f"cards in staff chat   {sum(cards.values())}; missing: {len(lost_cards)}; "
+                f"duplicated: {sum(n > 1 for n in cards.values())}"
+            )
+            print(
+                f"follow-ups relayed    {sum(follow_ups.values())} of {len(codes)}; "
+                f"duplicated: {sum(n > 1 for n in follow_ups.values())}"
+            )
+            assert all(identity.pseudonym(u) in per_person for u in codes)
+    await api.stop()
+
+
+def main() -> None:
+    import logging
+
+    # The stand-in complains each time a killed bot drops its connection: expected here.
+    logging.getLogger("aiohttp").setLevel(logging.CRITICAL)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--people", type=int, default=60)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    args = parser.parse_args()
+    asyncio.run(run(args.people, args.kills, args.db))
+
+
+if __name__ == "__main__":
+    main()
