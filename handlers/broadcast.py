@@ -200,17 +200,15 @@ class Broadcaster:
         self.wake = asyncio.Event()
 
     async def run(self) -> None:
-        abandoned = await self.services.broadcasts.abandon_in_flight()
-        if abandoned:
-            log.warning(
-                "%s broadcast messages were in flight at a crash: not sent again", abandoned
-            )
         while True:
             try:
-                running = await self.services.broadcasts.running()
-                if running:
-                    await self.send(running[0])
-                    continue
+                abandoned = await self.services.broadcasts.abandon_in_flight()
+                if abandoned:
+                    log.warning(
+                        "%s broadcast messages were in flight at a crash: not sent again", abandoned
+                    )
+                for broadcast_id in await self.services.broadcasts.running():
+                    await self.send(broadcast_id)
             except Exception as error:  # the database is away: wait and try again
                 log.warning("broadcast loop: %s", type(error).__name__)
             with contextlib.suppress(TimeoutError):

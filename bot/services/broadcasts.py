@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -18,6 +18,8 @@ from bot.services.staff import audit
 from models import Broadcast, BroadcastDelivery, Case, Person
 
 FINAL = ("sent", "failed", "blocked", "skipped", "unknown")
+# A batch is sent within seconds; a row `sending` for longer belongs to a dead sender.
+IN_FLIGHT_GRACE = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -106,11 +108,15 @@ class Broadcasts:
 
     async def abandon_in_flight(self) -> int:
         """After a crash: rows caught mid-send may or may not have arrived. They are not
-        sent again (at most once), and counted as unknown."""
+        sent again (at most once), and counted as unknown. Rows another running instance is
+        sending right now are younger than IN_FLIGHT_GRACE and left alone."""
         async with self._sessions.begin() as session:
             result = await session.execute(
                 update(BroadcastDelivery)
-                .where(BroadcastDelivery.status == "sending")
+                .where(
+                    BroadcastDelivery.status == "sending",
+                    BroadcastDelivery.at < datetime.now(UTC) - IN_FLIGHT_GRACE,
+                )
                 .values(status="unknown", at=datetime.now(UTC))
             )
         return affected(result)
@@ -146,17 +152,27 @@ class Broadcasts:
             )
             recipients = []
             for delivery, person in rows:
-                delivery.at = now
-                if (
+                skip = (
                     person is None
                     or not person.subscribed
                     or person.chat is None
                     or person.blocked_at is not None
                     or delivery.person in open_cases
-                ):
-                    delivery.status = "skipped"
+                )
+                # Compare-and-set: another instance may have claimed this row meanwhile.
+                claimed = await session.execute(
+                    update(BroadcastDelivery)
+                    .where(
+                        BroadcastDelivery.broadcast_id == broadcast_id,
+                        BroadcastDelivery.person == delivery.person,
+                        BroadcastDelivery.status == "pending",
+                    )
+                    .values(status="skipped" if skip else "sending", at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if skip or affected(claimed) != 1:
                     continue
-                delivery.status = "sending"
+                assert person is not None and person.chat is not None
                 version = versions.get(person.locale or "") or versions.get(self._default)
                 version = version or next(iter(versions.values()))
                 chat_id = int(self._identity.decrypt(person.chat))
