@@ -168,7 +168,7 @@ async def run(people: int, kills: int, backend: str) -> None:
                             select(OutboxMessage.id).where(OutboxMessage.status == "pending")
                         )
                     ).all()
-                if not pending:
+                if not pending and not api._updates:  # every update confirmed, nothing owed
                     break
             await bot.stop()
             async with sessions() as session:
