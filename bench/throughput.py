@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
-
-from bot.app import ALLOWED_UPDATES
-from bot.processing import PerChatUpdateProcessor
 from tests.botapi import BotApi, User
-from tests.conftest import database_for, make_settings
-from tests.harness import Harness
+from tests.conftest import database_for
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # The report flow by callback data: what a person's taps send.
 STEPS: list[tuple[str, str]] = [
@@ -65,37 +64,42 @@ async def load(api: BotApi, people: int, first_id: int) -> tuple[float, list[flo
     return len(latencies) / (time.monotonic() - started), latencies
 
 
-async def echo_ceiling(api: BotApi, people: int) -> tuple[float, list[float]]:
-    """A bare PTB bot that answers every message and button at once: the ceiling."""
-
-    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.effective_message is not None
-        await update.effective_message.reply_text("echo")
-
-    async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.callback_query is not None
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_text("pressed", reply_markup=None)
-
-    app = (
-        Application.builder()
-        .token(api.token)
-        .base_url(api.url)
-        .concurrent_updates(PerChatUpdateProcessor(64))
-        .build()
+async def in_process(api: BotApi, module: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """The bot under test runs in a process of its own, as in production: the stand-in and
+    the simulated people in this one do not eat its CPU time."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        module,
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "BOT_TOKEN": api.token,
+            "TELEGRAM_API_URL": api.url,
+            **env,
+        },
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
-    app.add_handler(MessageHandler(filters.ALL, echo))
-    app.add_handler(CallbackQueryHandler(press))
-    await app.initialize()
-    assert app.updater is not None
-    await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES)
-    await app.start()
+    await api.wait_for(lambda c: c.method == "deleteWebhook", after=len(api.calls), timeout=60)
+    await asyncio.sleep(0.5)
+    return process
+
+
+async def measured(
+    api: BotApi, module: str, env: dict[str, str], people: int, first_id: int
+) -> tuple[float, list[float]]:
+    process = await in_process(api, module, env)
     try:
-        return await load(api, people, 5_000_000)
+        return await load(api, people, first_id)
     finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+
+
+async def echo_ceiling(api: BotApi, people: int) -> tuple[float, list[float]]:
+    return await measured(api, "bench.echo_bot", {}, people, 5_000_000)
 
 
 async def qorgau(
@@ -103,12 +107,14 @@ async def qorgau(
 ) -> tuple[float, list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
         async for url in database_for(backend, Path(tmp)):
-            h = Harness(api, make_settings(api, url, default_locale="en"))
-            await h.start()
-            try:
-                return await load(api, people, first_id)
-            finally:
-                await h.stop()
+            env = {
+                "SECRET_KEY": "bench-secret-key-0123456789",
+                "STAFF_CHAT_ID": "-100200300",
+                "DATABASE_URL": url,
+                "DEFAULT_LOCALE": "en",
+                "WEBHOOK_URL": "",
+            }
+            return await measured(api, "bot", env, people, first_id)
     raise RuntimeError("no database")
 
 

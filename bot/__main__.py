@@ -25,7 +25,7 @@ def main() -> int:
         )
         return 2
 
-    from bot.app import ALLOWED_UPDATES, build_application
+    from bot.app import build_application
     from bot.i18n import CatalogueMissing
     from bot.logs import setup_logging
 
@@ -35,21 +35,23 @@ def main() -> int:
     except CatalogueMissing as error:
         print(str(error), file=sys.stderr)
         return 2
-    if settings.webhook_url:
-        asyncio.run(run_webhook(application))
-    else:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    asyncio.run(serve(application))
     return 0
 
 
-async def run_webhook(application: QorgauApplication) -> None:
+async def serve(application: QorgauApplication) -> None:
+    """Webhook mode when WEBHOOK_URL is set, polling otherwise; SIGINT/SIGTERM stop it."""
+    from bot.polling import poll
     from bot.web import serve_webhook
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await serve_webhook(application, stop)
+    if application.services.settings.webhook_url:
+        await serve_webhook(application, stop)
+    else:
+        await poll(application, stop)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,9 @@ async def telegram_endpoint(request: web.Request) -> web.Response:
     except Exception as error:  # undecodable: drop it, or Telegram resends it forever
         log.warning("webhook: undecodable update (%s)", type(error).__name__)
         return web.Response()
-    await application.update_queue.put(update)
+    # Answer Telegram only once the update is handled: a crash before that makes Telegram
+    # send it again instead of losing it (the flows are idempotent).
+    await application.update_processor.process_update(update, application.process_update(update))
     return web.Response()
 
 

@@ -7,7 +7,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.app import ALLOWED_UPDATES, QorgauApplication, build_application
+from bot.app import QorgauApplication, build_application
+from bot.polling import poll
 from bot.settings import Settings
 from tests.botapi import BotApi, User
 
@@ -21,13 +22,16 @@ class Harness:
 
     async def start(self) -> QorgauApplication:
         app = build_application(self.settings)
-        # The same steps as Application.run_polling, minus the signal handling.
-        await app.initialize()
-        if app.post_init:
-            await app.post_init(app)
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES)
-        await app.start()
+        # The production polling loop (bot/polling.py), minus the signal handling.
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(poll(app, self._stop))
+        deadline = time.monotonic() + 30
+        while not app.running:
+            if self._task.done():
+                self._task.result()  # raises what went wrong
+            if time.monotonic() > deadline:
+                raise AssertionError("the bot did not start")
+            await asyncio.sleep(0.01)
         self.app = app
         return app
 
@@ -35,16 +39,8 @@ class Harness:
         app, self.app = self.app, None
         if app is None:
             return
-        assert app.updater is not None
-        if app.updater.running:
-            await app.updater.stop()
-        if app.running:
-            await app.stop()
-        if app.post_stop:
-            await app.post_stop(app)
-        await app.shutdown()
-        if app.post_shutdown:
-            await app.post_shutdown(app)
+        self._stop.set()
+        await asyncio.wait_for(self._task, 30)
 
     async def restart(self) -> QorgauApplication:
         await self.stop()
