@@ -99,8 +99,13 @@ async def person(api: BotApi, user_id: int, codes: dict[int, str]) -> None:
         text = screen.get("text", "")
         if screen["message_id"] in api.deleted[user_id]:
             continue
-        found = CODE.search(text)
-        if found and "Sent." in text:
+        sent = [
+            m.get("text", "")
+            for m in api.messages[user_id].values()
+            if m["from"]["is_bot"] and "Sent." in m.get("text", "")
+        ]
+        found = CODE.search(sent[0]) if sent else None
+        if found:
             codes[user_id] = found.group(0)
             if not followed:
                 followed = True

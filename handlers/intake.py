@@ -6,12 +6,14 @@ in user_data. Both live in the database (bot/persistence.py), so a restart loses
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import warnings
 from datetime import UTC, datetime
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     BaseHandler,
@@ -230,13 +232,14 @@ async def finish(
     text: str,
     *,
     numbers: bool = False,
+    new: bool = False,
 ) -> int:
     """End the flow: forget the draft, show a closing line and the main menu."""
     child = children_first(draft_of(context))
     end_draft(context)
     if numbers:
         text = f"{text}\n\n{numbers_text(v, child=child)}"
-    await show(update, context, v, text, main_menu(v))
+    await show(update, context, v, text, main_menu(v), new=new)
     return END
 
 
@@ -381,7 +384,13 @@ async def send(
             "Right now no volunteer is on duty, so the answer may take several hours. "
             "If someone is in danger, call the numbers below now."
         )
-    return await finish(update, context, v, text, numbers=True)
+    # The summary stays as a record without its buttons (no second "Send"); the code comes
+    # in a message of its own at the bottom of the chat, where the person looks.
+    query = update.callback_query
+    if query is not None:
+        with contextlib.suppress(TelegramError):
+            await query.edit_message_reply_markup(None)
+    return await finish(update, context, v, text, numbers=True, new=True)
 
 
 async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
