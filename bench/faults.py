@@ -210,6 +210,12 @@ async def run(people: int, kills: int, backend: str) -> None:
                 f"duplicated: {sum(n > 1 for n in follow_ups.values())}"
             )
             assert all(identity.pseudonym(u) in per_person for u in codes)
+            for user_id in codes:
+                if not follow_ups[
+                    f"💬 <b>{codes[user_id]}</b>: follow-up from {user_id}"
+                ] and os.environ.get("BENCH_DEBUG"):
+                    chat = sorted(api.messages[user_id].values(), key=lambda m: m["message_id"])
+                    print("missing follow-up", user_id, [m.get("text", "")[:40] for m in chat[-4:]])
     await api.stop()
 
 
