@@ -3,8 +3,7 @@ the intake conversation sees an update before the catch-all handlers of my_cases
 
 from __future__ import annotations
 
-from telegram.ext import Application
-
+from bot.app import QorgauApplication
 from handlers import (
     broadcast,
     delivery,
@@ -26,12 +25,12 @@ from handlers import (
 )
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: QorgauApplication) -> None:
     guard.register(application)
     tracking.register(application)
     staff_admin.register(application)  # before start: /start inv_… joins the staff
     intake.register(application)
-    broadcast.register(application)  # type: ignore[arg-type]
+    broadcast.register(application)
     start.register(application)
     language.register(application)
     privacy.register(application)
@@ -42,5 +41,5 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     my_cases.register(application)
     housekeeping.register(application)
     staff_chat.register(application)
-    delivery.register(application)  # type: ignore[arg-type]
+    delivery.register(application)
     application.add_error_handler(errors.on_error)

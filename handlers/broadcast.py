@@ -177,9 +177,9 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str |
         broadcaster = context.bot_data.get("broadcaster")
         if broadcaster is not None:
             broadcaster.wake.set()
-        context.user_data.pop("broadcast", None)  # type: ignore[union-attr]
+        await cancel_compose(update, context)
         return END
-    context.user_data.pop("broadcast", None)  # type: ignore[union-attr]
+    await cancel_compose(update, context)
     await query.edit_message_text(v._("Cancelled. Nothing was sent."))
     return END
 

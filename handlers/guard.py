@@ -7,7 +7,9 @@ import contextlib
 
 from telegram import Message, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationHandlerStop, ContextTypes, TypeHandler
+from telegram.ext import ApplicationHandlerStop, ContextTypes, TypeHandler
+
+from bot.app import QorgauApplication
 
 # Buttons that live in staff supergroups: case cards.
 GROUP_BUTTONS = ("c:",)
@@ -30,5 +32,5 @@ async def guard(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     raise ApplicationHandlerStop
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: QorgauApplication) -> None:
     application.add_handler(TypeHandler(Update, guard), group=-2)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from telegram.ext import Application, ContextTypes
+from telegram.ext import ContextTypes
 
-from bot.app import services_of
+from bot.app import QorgauApplication, services_of
 from bot.services.retention import erase_expired
 
 log = logging.getLogger("qorgau.housekeeping")
@@ -30,7 +30,7 @@ async def erase_expired_cases(context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: QorgauApplication) -> None:
     assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
     application.job_queue.run_repeating(prune_chat_log, interval=3600, first=60, name="prune")
     application.job_queue.run_repeating(

@@ -15,7 +15,6 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import (
-    Application,
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
@@ -27,6 +26,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot.app import QorgauApplication
 from bot.services.cases import DESCRIPTION_LIMIT, Attachment, CaseDraft, TooManyCases
 from bot.services.intake_form import (
     ANSWER_FIELD,
@@ -485,6 +485,6 @@ async def expired(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await show(update, context, v, text, main_menu(v), new=True)
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: QorgauApplication) -> None:
     application.add_handler(conversation())
     application.add_handler(CallbackQueryHandler(expired, pattern=r"^i:"))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
+from bot.app import QorgauApplication
 from bot.settings import LOCALES
 from handlers.common import Viewer, button, keyboard, main_menu, show, viewer, welcome_text
 
@@ -32,7 +33,7 @@ async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await show(update, context, v, welcome_text(v), main_menu(v))
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: QorgauApplication) -> None:
     application.add_handler(
         CommandHandler("language", ask_language, filters=filters.ChatType.PRIVATE)
     )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import InlineKeyboardButton, Update
 from telegram.ext import (
-    Application,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -12,12 +11,11 @@ from telegram.ext import (
     filters,
 )
 
+from bot.app import QorgauApplication
 from handlers.common import Viewer, button, keyboard, main_menu, show, viewer
 
-STATUS = {"open": "open"}
 
-
-def cases_markup(v: Viewer, codes: list[str]) -> list[list]:  # type: ignore[type-arg]
+def cases_markup(v: Viewer, codes: list[str]) -> list[list[InlineKeyboardButton]]:
     return [[button(v._("Close {code}").format(code=code), f"mc:close:{code}")] for code in codes]
 
 
@@ -88,7 +86,7 @@ async def rate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await show(update, context, v, text, main_menu(v))
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: QorgauApplication) -> None:
     private = filters.ChatType.PRIVATE
     application.add_handler(CallbackQueryHandler(rate, pattern=r"^r:[A-Z0-9]{8}:[1-5]$"))
     application.add_handler(CommandHandler("mycases", list_cases, filters=private))

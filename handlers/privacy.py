@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
+from bot.app import QorgauApplication
 from handlers.common import button, keyboard, main_menu, show, viewer
 
 
@@ -50,7 +51,7 @@ async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: QorgauApplication) -> None:
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("about", about, filters=private))
     application.add_handler(CallbackQueryHandler(about, pattern=r"^about$"))

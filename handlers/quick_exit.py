@@ -6,9 +6,9 @@ import logging
 
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+from telegram.ext import CallbackQueryHandler, ContextTypes
 
-from bot.app import services_of
+from bot.app import QorgauApplication, services_of
 
 log = logging.getLogger("qorgau.exit")
 DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
@@ -36,5 +36,5 @@ async def exit_and_clear(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await services.chat_log.forget(pseudonym)
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: QorgauApplication) -> None:
     application.add_handler(CallbackQueryHandler(exit_and_clear, pattern=r"^x$"))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
+from bot.app import QorgauApplication
 from bot.services.rights import PAGES
 from handlers.common import button, keyboard, show, viewer
 
@@ -24,6 +25,6 @@ async def rights(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await show(update, context, v, text, keyboard(v, rows))
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: QorgauApplication) -> None:
     application.add_handler(CommandHandler("rights", rights, filters=filters.ChatType.PRIVATE))
     application.add_handler(CallbackQueryHandler(rights, pattern=r"^rights(:\w+)?$"))

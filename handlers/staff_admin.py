@@ -6,8 +6,9 @@ from html import escape
 
 from telegram import Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, CommandHandler, ContextTypes, filters
+from telegram.ext import CommandHandler, ContextTypes, filters
 
+from bot.app import QorgauApplication
 from handlers.common import Viewer, viewer
 from models import ROLES
 
@@ -213,7 +214,7 @@ async def route(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, "\n".join(lines))
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: QorgauApplication) -> None:
     private = filters.ChatType.PRIVATE
     application.add_handler(
         CommandHandler("start", join, filters=private & filters.Regex(r"^/start inv_[\w-]+$"))

@@ -9,9 +9,9 @@ from datetime import timedelta
 from telegram import ForceReply, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from bot.app import Services, services_of
+from bot.app import QorgauApplication, Services, services_of
 from bot.services.casework import Result
 from handlers.staff_cards import card_buttons, card_text, outcome_buttons
 
@@ -143,7 +143,7 @@ async def escalate(context: ContextTypes.DEFAULT_TYPE) -> None:
         log.info("escalated %s cases", len(codes))
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: QorgauApplication) -> None:
     application.add_handler(CallbackQueryHandler(on_card_button, pattern=r"^c:[A-Z0-9]{8}:"))
     application.add_handler(
         MessageHandler(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
+from bot.app import QorgauApplication
 from handlers.common import main_menu, numbers_text, show, viewer, welcome_text
 
 
@@ -18,6 +19,6 @@ async def show_numbers(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await show(update, context, v, numbers_text(v), main_menu(v))
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: QorgauApplication) -> None:
     application.add_handler(CommandHandler("start", start, filters=filters.ChatType.PRIVATE))
     application.add_handler(CallbackQueryHandler(show_numbers, pattern=r"^numbers$"))

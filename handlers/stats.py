@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 from babel.support import Translations
 from telegram import InputFile, Update
-from telegram.ext import Application, CommandHandler, ContextTypes, filters
+from telegram.ext import CommandHandler, ContextTypes, filters
 
+from bot.app import QorgauApplication
 from bot.services.intake_form import KINDS, REGION, label, question
 from bot.services.stats import Report
 from handlers.common import Viewer, viewer
@@ -145,7 +146,7 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: QorgauApplication) -> None:
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("stats", stats, filters=private))
     application.add_handler(CommandHandler("export", export, filters=private))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
+from bot.app import QorgauApplication
 from handlers.common import Viewer, button, keyboard, show, viewer
 
 
@@ -47,7 +48,7 @@ async def subscription(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await show_subscription(update, context, v, subscribed)
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: QorgauApplication) -> None:
     private = filters.ChatType.PRIVATE
     application.add_handler(
         CommandHandler(["subscribe", "unsubscribe"], subscription, filters=private)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.ext import ContextTypes, TypeHandler
 
-from bot.app import services_of
+from bot.app import QorgauApplication, services_of
 
 
 async def remember_incoming(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -16,5 +16,5 @@ async def remember_incoming(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     await services.chat_log.remember(services.identity.pseudonym(user.id), [message.message_id])
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
+def register(application: QorgauApplication) -> None:
     application.add_handler(TypeHandler(Update, remember_incoming), group=-1)

@@ -108,17 +108,23 @@ class Person:
         await self.h.settle()
         return message
 
+    async def press_on(self, message: dict[str, Any], label: str) -> bool:
+        """Press the button with this visible text on `message`, if it has one."""
+        for text, data in self.api.buttons(message):
+            if text == label:
+                await self.api.press(self.user, message, data)
+                self.h.pushed(self.api._updates[-1]["update_id"])
+                await self.h.settle()
+                return True
+        return False
+
     async def tap(self, label: str) -> None:
         """Press the button with this visible text on the newest message that has it."""
         for message in sorted(
             self.api.messages[self.user.id].values(), key=lambda m: -m["message_id"]
         ):
-            for text, data in self.api.buttons(message):
-                if text == label:
-                    await self.api.press(self.user, message, data)
-                    self.h.pushed(self.api._updates[-1]["update_id"])
-                    await self.h.settle()
-                    return
+            if await self.press_on(message, label):
+                return
         raise AssertionError(f"no button {label!r}; the screen shows {self.buttons}")
 
     @property
@@ -159,13 +165,8 @@ class Volunteer(Person):
         return cards[-1]
 
     async def press(self, message: dict[str, Any], label: str) -> None:
-        for text, data in self.api.buttons(message):
-            if text == label:
-                await self.api.press(self.user, message, data)
-                self.h.pushed(self.api._updates[-1]["update_id"])
-                await self.h.settle()
-                return
-        raise AssertionError(f"no button {label!r} on {self.api.buttons(message)}")
+        if not await self.press_on(message, label):
+            raise AssertionError(f"no button {label!r} on {self.api.buttons(message)}")
 
     async def write_in_staff_chat(
         self,

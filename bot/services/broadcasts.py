@@ -17,7 +17,6 @@ from bot.services.identity import Identity
 from bot.services.staff import audit
 from models import Broadcast, BroadcastDelivery, Case, Person
 
-FINAL = ("sent", "failed", "blocked", "skipped", "unknown")
 # A batch is sent within seconds; a row `sending` for longer belongs to a dead sender.
 IN_FLIGHT_GRACE = timedelta(minutes=2)
 
