@@ -404,9 +404,13 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         await show(update, context, v, v._("Please choose one of the buttons below."))
         return await ask(update, context, v, step, new=True)
 
+    seen = draft.setdefault("seen", [])
+    if message.message_id in seen:  # the same message again (replayed after a crash)
+        return await ask(update, context, v, step, new=True)
     media = next((name for name, f in MEDIA.items() if f.check_update(update)), None)
     if media is not None:
         draft.setdefault("attachments", []).append([media, message.message_id])
+        seen.append(message.message_id)
     if message.text or message.caption:
         added = (message.text or message.caption or "").strip()
         combined = "\n".join(filter(None, [draft.get("description", ""), added]))
@@ -423,6 +427,8 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
             )
             return await ask(update, context, v, step, new=True)
         draft["description"] = combined
+        if message.message_id not in seen:
+            seen.append(message.message_id)
     return await ask(update, context, v, step, new=True)
 
 

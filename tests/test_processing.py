@@ -51,3 +51,15 @@ async def test_an_update_seen_twice_is_relayed_once(harness: Harness) -> None:
     assert sum("it happened again" in m.get("text", "") for m in staff_chat) == 1
     answers = [m for m in person.bot_messages() if m.get("text") == "Helpline: We read you"]
     assert len(answers) == 1
+
+
+async def test_a_description_seen_twice_is_kept_once(harness: Harness) -> None:
+    person = harness.person(1301)
+    await person.send("/start")
+    await tap_all(person, REPORT)
+    message = await person.send("He took my phone.")
+    harness.pushed(await harness.api.push_raw({"message": message}))  # replayed
+    await harness.settle()
+    await tap_all(person, [*AFTER_DESCRIPTION, "Send"])
+    [case] = await cases(harness)
+    assert case.description == "He took my phone."
