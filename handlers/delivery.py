@@ -70,6 +70,8 @@ class Sender:
 
     async def run(self) -> None:
         self.services.outbox.on_new(self.wake.set)
+        with contextlib.suppress(Exception):  # the database may be away: the loop copes
+            await self.services.outbox.due_now()
         while True:
             try:
                 items = await self.services.outbox.claim_due()

@@ -36,7 +36,7 @@ async def join_as(harness: Harness, role: str, user_id: int, name: str) -> Volun
 
 
 async def delivered(harness: Harness) -> None:
-    await harness.until(harness.outbox_empty, timeout=20)
+    await harness.until(harness.outbox_empty, timeout=30)
 
 
 async def audit_actions(harness: Harness) -> list[str]:

@@ -119,6 +119,24 @@ class Outbox:
                 update(OutboxMessage).where(OutboxMessage.id == item_id).values(**values)
             )
 
+    async def due_now(self) -> int:
+        """On start: whatever waits out a backoff is tried at once (a restart often follows
+        a fix), except what Telegram itself asked us to hold back (429 retry_after)."""
+        now = datetime.now(UTC)
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.status == "pending",
+                    OutboxMessage.due_at > now,
+                    or_(
+                        OutboxMessage.last_error.is_(None), OutboxMessage.last_error != "RetryAfter"
+                    ),
+                )
+                .values(due_at=now)
+            )
+        return affected(result)
+
     async def next_due(self) -> datetime | None:
         async with self._sessions() as session:
             due: datetime | None = await session.scalar(
