@@ -6,15 +6,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from babel.support import Translations
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.app import Services, services_of
 from bot.i18n import N_, pick_locale
 from bot.services.help_numbers import numbers_to_show
+from bot.services.intake_form import Question, label
 
 EXIT = N_("Exit and clear chat")
+# Kinds of message a person or a volunteer may send besides text.
+MEDIA = ("photo", "document", "voice", "video", "audio", "video_note", "sticker", "animation")
+
+
+def media_of(message: Message) -> str:
+    return next((name for name in MEDIA if getattr(message, name)), "text")
+
+
+def choice_label(t: Translations, q: Question | None, code: str | None) -> str:
+    """The translated label of a form answer (its code if the form does not know it)."""
+    text = label(q, code) if q is not None else None
+    return t.gettext(text) if text else (code or "")
 
 
 @dataclass

@@ -38,7 +38,6 @@ from bot.services.intake_form import (
     Question,
     children_first,
     is_child,
-    label,
     next_step,
     previous_step,
     question,
@@ -48,9 +47,11 @@ from handlers import quick_exit
 from handlers.common import (
     Viewer,
     button,
+    choice_label,
     in_columns,
     keyboard,
     main_menu,
+    media_of,
     numbers_text,
     send_screen,
     show,
@@ -72,14 +73,6 @@ STEPS = (
     "consent",
     "summary",
 )
-MEDIA = {
-    "photo": filters.PHOTO,
-    "document": filters.Document.ALL,
-    "video": filters.VIDEO,
-    "voice": filters.VOICE,
-    "audio": filters.AUDIO,
-    "video_note": filters.VIDEO_NOTE,
-}
 
 
 def draft_of(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
@@ -172,9 +165,9 @@ def summary_text(v: Viewer, draft: dict[str, Any]) -> str:
         if step == "describe":
             continue
         q = question(step, draft)
-        value = label(q, draft.get(ANSWER_FIELD[step])) if q else None
-        if value:
-            lines.append(f"{v._(title)}: {v._(value)}")
+        value = draft.get(ANSWER_FIELD[step])
+        if q is not None and value:
+            lines.append(f"{v._(title)}: {choice_label(v.t, q, value)}")
     if draft.get("urgent"):
         lines.append(v._("Urgent: someone is in danger"))
     description = scrub(draft.get("description", "")) or "—"
@@ -407,8 +400,8 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     seen = draft.setdefault("seen", [])
     if message.message_id in seen:  # the same message again (replayed after a crash)
         return await ask(update, context, v, step, new=True)
-    media = next((name for name, f in MEDIA.items() if f.check_update(update)), None)
-    if media is not None:
+    media = media_of(message)
+    if media != "text":
         draft.setdefault("attachments", []).append([media, message.message_id])
         seen.append(message.message_id)
     if message.text or message.caption:

@@ -12,7 +12,7 @@ from telegram.ext import (
 )
 
 from bot.app import QorgauApplication
-from handlers.common import Viewer, button, keyboard, main_menu, show, viewer
+from handlers.common import Viewer, button, keyboard, main_menu, media_of, show, viewer
 
 
 def cases_markup(v: Viewer, codes: list[str]) -> list[list[InlineKeyboardButton]]:
@@ -60,12 +60,12 @@ async def follow_up(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     assert message is not None
     v = await viewer(update, context)
-    media = "text"
-    for name in ("photo", "document", "video", "voice", "audio", "video_note", "sticker"):
-        if getattr(message, name):
-            media = name
     code = await v.services.cases.add_message(
-        v.pseudonym, message.chat_id, media, message.text or message.caption, message.message_id
+        v.pseudonym,
+        message.chat_id,
+        media_of(message),
+        message.text or message.caption,
+        message.message_id,
     )
     if code is None:
         text = v._("To reach the helpline, choose what you need:")

@@ -10,8 +10,9 @@ from babel.support import Translations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.services.casework import OUTCOMES, compact
-from bot.services.intake_form import AGE, KINDS, REGION, Question, label, question
+from bot.services.intake_form import AGE, KINDS, REGION, question
 from bot.services.staff import Member
+from handlers.common import choice_label
 from models import Case
 
 LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
@@ -21,29 +22,24 @@ def mention(member: Member) -> str:
     return f'<a href="tg://user?id={member.telegram_id}">{escape(member.name)}</a>'
 
 
-def _label(t: Translations, q: Question | None, code: str | None) -> str:
-    text = label(q, code) if q is not None else None
-    return t.gettext(text) if text else (code or "")
-
-
 def card_text(
     t: Translations, case: Case, *, taker: Member | None = None, pings: Sequence[Member] = ()
 ) -> str:
     """The card: code, kind, category, affected, age band, region, urgency, language and the
     scrubbed description (SPEC "Staff side")."""
     answers = {"kind": case.kind, "category": case.category}
-    topic = _label(t, question("category", answers), case.category)
+    topic = choice_label(t, question("category", answers), case.category)
     if case.subcategory:
-        topic += " · " + _label(t, question("follow", answers), case.subcategory)
+        topic += " · " + choice_label(t, question("follow", answers), case.subcategory)
     lines = [f"<b>{case.code}</b> · {escape(t.gettext(KINDS[case.kind]))}"]
     if case.urgent:
         lines.append("⚠️ " + escape(t.gettext("URGENT: someone is in danger")))
     lines += [
         f"{escape(t.gettext('Topic'))}: {escape(topic)}",
         f"{escape(t.gettext('Who'))}: "
-        f"{escape(_label(t, question('affected', answers), case.affected))} · "
-        f"{escape(t.gettext('Age'))}: {escape(_label(t, AGE, case.age_band))}",
-        f"{escape(t.gettext('Region'))}: {escape(_label(t, REGION, case.region))}",
+        f"{escape(choice_label(t, question('affected', answers), case.affected))} · "
+        f"{escape(t.gettext('Age'))}: {escape(choice_label(t, AGE, case.age_band))}",
+        f"{escape(t.gettext('Region'))}: {escape(choice_label(t, REGION, case.region))}",
         f"{escape(t.gettext('Language'))}: {LANGUAGE_NAMES.get(case.locale, case.locale)}",
     ]
     if not case.may_answer:

@@ -13,15 +13,10 @@ from telegram.ext import CallbackQueryHandler, ContextTypes, MessageHandler, fil
 
 from bot.app import QorgauApplication, Services, services_of
 from bot.services.casework import Result
+from handlers.common import media_of
 from handlers.staff_cards import card_buttons, card_text, outcome_buttons
 
 log = logging.getLogger("qorgau.staff")
-
-MEDIA = ("photo", "document", "voice", "video", "audio", "video_note", "sticker", "animation")
-
-
-def media_of(message: Message) -> str:
-    return next((name for name in MEDIA if getattr(message, name)), "text")
 
 
 async def refresh_card(services: Services, message: Message, code: str) -> None:

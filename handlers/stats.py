@@ -12,7 +12,7 @@ from telegram.ext import CommandHandler, ContextTypes, filters
 from bot.app import QorgauApplication
 from bot.services.intake_form import KINDS, REGION, label, question
 from bot.services.stats import Report
-from handlers.common import Viewer, viewer
+from handlers.common import Viewer, choice_label, viewer
 from handlers.staff_admin import reply
 
 MAX_DAYS = 3660
@@ -39,9 +39,7 @@ def days_arg(context: ContextTypes.DEFAULT_TYPE) -> int:
 
 
 def category_label(t: Translations, kind: str, category: str) -> str:
-    q = question("category", {"kind": kind})
-    text = label(q, category) if q else None
-    return t.gettext(text) if text else category
+    return choice_label(t, question("category", {"kind": kind}), category)
 
 
 def report_text(v: Viewer, r: Report) -> str:

@@ -8,6 +8,8 @@ import csv
 import io
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,6 +26,20 @@ from tests.harness import Harness, Volunteer
 @pytest.fixture
 def settings(botapi: BotApi, database_url: str) -> Settings:
     return make_settings(botapi, database_url, default_locale="en", broadcast_rate=400)
+
+
+@asynccontextmanager
+async def bot_at_rate(botapi: BotApi, database_url: str, rate: float) -> AsyncIterator[Harness]:
+    """A bot of its own with BROADCAST_RATE=rate (the fixture's bot uses 400)."""
+    h = Harness(
+        botapi, make_settings(botapi, database_url, default_locale="en", broadcast_rate=rate)
+    )
+    await h.start()
+    try:
+        yield h
+    finally:
+        botapi.fault_rule = None
+        await h.stop()
 
 
 async def subscribe_many(harness: Harness, first_id: int, count: int, locale: str = "en") -> None:
@@ -181,11 +197,7 @@ async def test_thousands_with_opt_outs_blocked_and_429_exactly_once(harness: Har
 async def test_rate_stays_within_broadcast_rate(
     botapi: BotApi, database_url: str, rate: int
 ) -> None:
-    h = Harness(
-        botapi, make_settings(botapi, database_url, default_locale="en", broadcast_rate=rate)
-    )
-    await h.start()
-    try:
+    async with bot_at_rate(botapi, database_url, rate) as h:
         await subscribe_many(h, 50_000, 60)
         admin = h.volunteer(ADMIN_ID, "Admin")
         await compose(admin, "Paced")
@@ -202,18 +214,12 @@ async def test_rate_stays_within_broadcast_rate(
             assert in_window <= rate + 1, in_window
         achieved = (len(times) - 1) / (times[-1] - times[0])
         assert achieved <= rate * 1.05
-    finally:
-        await h.stop()
 
 
 async def test_restart_mid_broadcast_resumes_without_duplicates(
     botapi: BotApi, database_url: str
 ) -> None:
-    h = Harness(
-        botapi, make_settings(botapi, database_url, default_locale="en", broadcast_rate=100)
-    )
-    await h.start()
-    try:
+    async with bot_at_rate(botapi, database_url, 100) as h:
         await subscribe_many(h, 60_000, 300)
         admin = h.volunteer(ADMIN_ID, "Admin")
         await compose(admin, "Resume me")
@@ -240,16 +246,12 @@ async def test_restart_mid_broadcast_resumes_without_duplicates(
             if c.params.get("text") == "Resume me" and c.params["chat_id"] != ADMIN_ID
         )
         assert len(per_person) == 300 and max(per_person.values()) == 1
-    finally:
-        await h.stop()
 
 
 async def test_people_are_answered_at_once_during_a_broadcast(
     botapi: BotApi, database_url: str
 ) -> None:
-    h = Harness(botapi, make_settings(botapi, database_url, default_locale="en", broadcast_rate=50))
-    await h.start()
-    try:
+    async with bot_at_rate(botapi, database_url, 50) as h:
         await subscribe_many(h, 70_000, 400)
         admin = h.volunteer(ADMIN_ID, "Admin")
         await compose(admin, "Long one")
@@ -270,15 +272,10 @@ async def test_people_are_answered_at_once_during_a_broadcast(
             assert person.text.startswith("If you or someone else is in danger now")
         assert max(latencies) < 0.5, latencies
         assert await h.app.services.broadcasts.running()  # type: ignore[union-attr]
-    finally:
-        botapi.fault_rule = None
-        await h.stop()
 
 
 async def test_admin_can_pause_resume_and_cancel(botapi: BotApi, database_url: str) -> None:
-    h = Harness(botapi, make_settings(botapi, database_url, default_locale="en", broadcast_rate=20))
-    await h.start()
-    try:
+    async with bot_at_rate(botapi, database_url, 20) as h:
         await subscribe_many(h, 80_000, 200)
         admin = h.volunteer(ADMIN_ID, "Admin")
         await compose(admin, "Pausable")
@@ -302,8 +299,6 @@ async def test_admin_can_pause_resume_and_cancel(botapi: BotApi, database_url: s
         total = sum(1 for c in botapi.calls if c.params.get("text") == "Pausable")
         assert count < total < 200
         assert "cancelled" in admin.screen["text"]
-    finally:
-        await h.stop()
 
 
 async def test_stats_and_chart_for_admins_and_coordinators_only(harness: Harness) -> None:
