@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -117,15 +118,19 @@ async def test_broadcast_in_each_language_silently_with_exact_counts(harness: Ha
     for user_id in (20_000, 20_001):
         [message] = received(harness.api, user_id)
         assert message["text"] == "Құқығыңызды біліңіз: 111."
-    progress = harness.api.messages[ADMIN_ID]
-    final = max(
-        progress.values(),
-        key=lambda m: (
-            m["message_id"]
-            if "Broadcast #" in m.get("text", "") and "Sent:" in m.get("text", "")
-            else -1
-        ),
-    )
+
+    def progress_message() -> dict[str, Any]:
+        return next(
+            m
+            for m in harness.api.messages[ADMIN_ID].values()
+            if str(m.get("text", "")).startswith("Broadcast #1:")
+        )
+
+    async def final_edit_done() -> bool:  # the last edit comes just after the status
+        return "done" in str(progress_message()["text"])
+
+    await harness.until(final_edit_done)
+    final = progress_message()
     assert final["text"].startswith("Broadcast #1: done\nSent: 7 · failed: 0 · blocked: 0")
     assert "Left: 0 of 7" in final["text"]
 
