@@ -87,24 +87,33 @@ async def in_process(api: BotApi, module: str, env: dict[str, str]) -> asyncio.s
     return process
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def measured(
     api: BotApi, module: str, env: dict[str, str], people: int, first_id: int
-) -> tuple[float, list[float]]:
+) -> tuple[float, list[float], float]:
     process = await in_process(api, module, env)
     try:
-        return await load(api, people, first_id)
+        cpu_before = cpu_seconds(process.pid)
+        rate, latencies = await load(api, people, first_id)
+        cpu_ms = 1000 * (cpu_seconds(process.pid) - cpu_before) / len(latencies)
+        return rate, latencies, cpu_ms
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 30)
 
 
-async def echo_ceiling(api: BotApi, people: int) -> tuple[float, list[float]]:
+async def echo_ceiling(api: BotApi, people: int) -> tuple[float, list[float], float]:
     return await measured(api, "bench.echo_bot", {}, people, 5_000_000)
 
 
 async def qorgau(
     api: BotApi, people: int, backend: str, first_id: int
-) -> tuple[float, list[float]]:
+) -> tuple[float, list[float], float]:
     with tempfile.TemporaryDirectory() as tmp:
         async for url in database_for(backend, Path(tmp)):
             env = {
@@ -118,12 +127,15 @@ async def qorgau(
     raise RuntimeError("no database")
 
 
-def row(name: str, rate: float, latencies: list[float]) -> str:
+HEADER = f"{'':<22} {'updates':>7} {'updates/s':>10} {'p50 ms':>9} {'p95 ms':>9} {'CPU ms/upd':>12}"
+
+
+def row(name: str, rate: float, latencies: list[float], cpu_ms: float) -> str:
     ordered = sorted(latencies)
     p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
     return (
         f"{name:<22} {len(latencies):>7} {rate:>10.1f} "
-        f"{statistics.median(ordered):>9.1f} {p95:>9.1f}"
+        f"{statistics.median(ordered):>9.1f} {p95:>9.1f} {cpu_ms:>12.2f}"
     )
 
 
@@ -131,7 +143,7 @@ async def run(people: int, backends: list[str]) -> None:
     api = BotApi()
     await api.start()
     rows = []
-    runs: list[tuple[str, Callable[[], Awaitable[tuple[float, list[float]]]]]] = [
+    runs: list[tuple[str, Callable[[], Awaitable[tuple[float, list[float], float]]]]] = [
         ("echo bot (ceiling)", lambda: echo_ceiling(api, people)),
     ]
     for n, backend in enumerate(backends):
@@ -143,12 +155,12 @@ async def run(people: int, backends: list[str]) -> None:
         )
     results: dict[str, Any] = {}
     for name, make in runs:
-        rate, latencies = await make()
+        rate, latencies, cpu_ms = await make()
         results[name] = rate
-        rows.append(row(name, rate, latencies))
+        rows.append(row(name, rate, latencies, cpu_ms))
     await api.stop()
     print(f"{people} people at once, {len(STEPS)} updates each (the whole report flow)")
-    print(f"{'':<22} {'updates':>7} {'updates/s':>10} {'p50 ms':>9} {'p95 ms':>9}")
+    print(HEADER)
     print("\n".join(rows))
     ceiling = results["echo bot (ceiling)"]
     for name, rate in results.items():

@@ -27,6 +27,7 @@ from bot.services.people import People
 from bot.services.staff import Staff
 from bot.services.stats import Stats
 from bot.settings import Settings
+from bot.telegram_http import AiohttpRequest
 
 log = logging.getLogger(__name__)
 MAX_CONCURRENT_UPDATES = 64
@@ -144,6 +145,8 @@ def build_application(settings: Settings) -> QorgauApplication:
         .token(settings.bot_token.get_secret_value())
         .base_url(settings.telegram_api_url)
         .base_file_url(file_url_for(settings.telegram_api_url))
+        .request(AiohttpRequest())
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .persistence(DatabasePersistence(services.sessions, services.identity))
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .build(),
