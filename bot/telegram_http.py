@@ -64,14 +64,12 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
         files = request_data.multipart_data if request_data else None
-        body: aiohttp.FormData | dict[str, str] | None = (
-            request_data.json_parameters if request_data else None
-        )
+        fields = request_data.json_parameters if request_data else {}
+        body: aiohttp.FormData | dict[str, str] = fields
         if files:
-            form = aiohttp.FormData(body or {})
+            body = aiohttp.FormData(fields)
             for name, (filename, content, mime) in files.items():
-                form.add_field(name, content, filename=filename, content_type=mime)
-            body = form
+                body.add_field(name, content, filename=filename, content_type=mime)
         read = _chosen(read_timeout, READ_TIMEOUT)
         write = _chosen(write_timeout, MEDIA_WRITE_TIMEOUT if files else WRITE_TIMEOUT)
         connect = _chosen(connect_timeout, CONNECT_TIMEOUT)
