@@ -147,7 +147,7 @@ def build_application(settings: Settings) -> QorgauApplication:
         .base_file_url(file_url_for(settings.telegram_api_url))
         .request(AiohttpRequest())
         .get_updates_request(AiohttpRequest(connection_pool_size=1))
-        .persistence(DatabasePersistence(services.sessions, services.identity))
+        .persistence(DatabasePersistence(services.engine, services.identity))
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .build(),
     )

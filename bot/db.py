@@ -7,7 +7,8 @@ from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult, Result
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.dml import Insert
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,10 +31,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
+    if url.startswith("sqlite"):
+        # A file never drops a connection: no ping before each use (a round trip per session).
+        engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    return engine
+        return engine
+    # A server can restart under us: ping a pooled connection before handing it out.
+    return create_async_engine(url, pool_pre_ping=True)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -60,3 +65,14 @@ async def migrate(engine: AsyncEngine) -> None:
 def affected(result: Result[Any]) -> int:
     """Rows changed by an UPDATE or DELETE (typed: session.execute returns a plain Result)."""
     return int(cast(CursorResult[Any], result).rowcount)
+
+
+def upsert(dialect: str, table: Table, values: dict[str, Any]) -> Insert:
+    """INSERT, or UPDATE the row with the same primary key: one statement, no read first."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).values(**values)
+    keys = [column.name for column in table.primary_key]
+    return statement.on_conflict_do_update(
+        index_elements=keys,
+        set_={name: statement.excluded[name] for name in values if name not in keys},
+    )

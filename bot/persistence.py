@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import BasePersistence, PersistenceInput
 
+from bot.db import upsert
 from bot.services.identity import Identity
 from bot.services.intake_form import FLOW_TIMEOUT
 from models import ConversationState, Draft
@@ -27,7 +29,7 @@ STALE_AFTER = FLOW_TIMEOUT
 
 
 class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
-    def __init__(self, sessions: Any, identity: Identity) -> None:
+    def __init__(self, engine: AsyncEngine, identity: Identity) -> None:
         super().__init__(
             store_data=PersistenceInput(
                 bot_data=False, chat_data=False, user_data=True, callback_data=False
@@ -35,7 +37,7 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
             # We write through after every update (QorgauApplication.process_update).
             update_interval=60,
         )
-        self._sessions = sessions
+        self._engine = engine
         self._identity = identity
         # What the database holds now, so unchanged data is not written again: PTB hands
         # over every user and conversation an update touched, changed or not.
@@ -45,11 +47,17 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
     def _hash(self, value: object) -> str:
         return self._identity.keyed_hash("persistence:" + json.dumps(value))
 
+    async def _put(self, table: Table, **values: Any) -> None:
+        # One statement per write: these run after every update, the hottest path there is.
+        statement = upsert(self._engine.dialect.name, table, values)
+        async with self._engine.begin() as connection:
+            await connection.execute(statement)
+
     async def get_user_data(self) -> dict[int, dict[Any, Any]]:
         cutoff = datetime.now(UTC) - STALE_AFTER
-        async with self._sessions.begin() as session:
-            await session.execute(delete(Draft).where(Draft.updated_at < cutoff))
-            rows = (await session.scalars(select(Draft))).all()
+        async with self._engine.begin() as connection:
+            await connection.execute(delete(Draft).where(Draft.updated_at < cutoff))
+            rows = (await connection.execute(select(Draft.user, Draft.data))).all()
         data = {
             int(self._identity.decrypt(row.user)): self._identity.decrypt(row.data) for row in rows
         }
@@ -65,35 +73,37 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         serialised = json.dumps(data, sort_keys=True)
         if self._written_users.get(user_id) == serialised:
             return
-        async with self._sessions.begin() as session:
-            row = await session.get(Draft, self._hash(user_id))
-            if row is None:
-                row = Draft(user_hash=self._hash(user_id), user=self._identity.encrypt(user_id))
-                session.add(row)
-            row.data = self._identity.encrypt(data)
-            row.updated_at = datetime.now(UTC)
+        await self._put(
+            cast(Table, Draft.__table__),
+            user_hash=self._hash(user_id),
+            user=self._identity.encrypt(user_id),
+            data=self._identity.encrypt(data),
+            updated_at=datetime.now(UTC),
+        )
         self._written_users[user_id] = serialised
 
     async def drop_user_data(self, user_id: int) -> None:
         if self._written_users.pop(user_id, None) is None:
             return  # nothing stored for this person
-        async with self._sessions.begin() as session:
-            await session.execute(delete(Draft).where(Draft.user_hash == self._hash(user_id)))
+        async with self._engine.begin() as connection:
+            await connection.execute(delete(Draft).where(Draft.user_hash == self._hash(user_id)))
 
     async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
         return None
 
     async def get_conversations(self, name: str) -> ConversationDict:
         cutoff = datetime.now(UTC) - STALE_AFTER
-        async with self._sessions.begin() as session:
-            await session.execute(
+        async with self._engine.begin() as connection:
+            await connection.execute(
                 delete(ConversationState).where(
                     ConversationState.name == name, ConversationState.updated_at < cutoff
                 )
             )
             rows = (
-                await session.scalars(
-                    select(ConversationState).where(ConversationState.name == name)
+                await connection.execute(
+                    select(ConversationState.key, ConversationState.state).where(
+                        ConversationState.name == name
+                    )
                 )
             ).all()
         states: ConversationDict = {
@@ -110,20 +120,23 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         if self._written_states.get((name, key)) == serialised:
             return
         key_hash = self._hash([name, *key])
-        async with self._sessions.begin() as session:
-            row = await session.get(ConversationState, (name, key_hash))
-            if serialised is None:
-                self._written_states.pop((name, key), None)
-                if row is not None:
-                    await session.delete(row)
-                return
-            if row is None:
-                row = ConversationState(
-                    name=name, key_hash=key_hash, key=self._identity.encrypt(list(key))
+        if serialised is None:
+            self._written_states.pop((name, key), None)
+            async with self._engine.begin() as connection:
+                await connection.execute(
+                    delete(ConversationState).where(
+                        ConversationState.name == name, ConversationState.key_hash == key_hash
+                    )
                 )
-                session.add(row)
-            row.state = serialised
-            row.updated_at = datetime.now(UTC)
+            return
+        await self._put(
+            cast(Table, ConversationState.__table__),
+            name=name,
+            key_hash=key_hash,
+            key=self._identity.encrypt(list(key)),
+            state=serialised,
+            updated_at=datetime.now(UTC),
+        )
         self._written_states[(name, key)] = serialised
 
     # Not kept: bot-wide and chat-wide data, and callback data (we use short string codes).
