@@ -1,5 +1,6 @@
 """A bare python-telegram-bot bot that answers every message and button at once: the
-ceiling the throughput benchmark compares Qorgau with. Same polling and update processor."""
+ceiling the throughput benchmark compares Qorgau with. Same update processor; PTB's own
+polling; with ECHO_AIOHTTP=1 the same HTTP transport as Qorgau."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 
 from bot.app import ALLOWED_UPDATES
 from bot.processing import PerChatUpdateProcessor
+from bot.telegram_http import AiohttpRequest
 
 
 async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -24,13 +26,15 @@ async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def main() -> None:
-    app = (
+    builder = (
         Application.builder()
         .token(os.environ["BOT_TOKEN"])
         .base_url(os.environ["TELEGRAM_API_URL"])
         .concurrent_updates(PerChatUpdateProcessor(64))
-        .build()
     )
+    if os.environ.get("ECHO_AIOHTTP"):  # the same HTTP transport as Qorgau
+        builder = builder.request(AiohttpRequest()).get_updates_request(AiohttpRequest(1))
+    app = builder.build()
     app.add_handler(MessageHandler(filters.ALL, echo))
     app.add_handler(CallbackQueryHandler(press))
     app.run_polling(allowed_updates=ALLOWED_UPDATES)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import signal
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from tests.botapi import BotApi, User
 from tests.conftest import database_for
@@ -42,10 +41,14 @@ STEPS: list[tuple[str, str]] = [
 ]
 
 
-async def one_person(api: BotApi, user_id: int, latencies: list[float]) -> None:
+async def one_person(
+    api: BotApi, user_id: int, latencies: list[float], think: tuple[float, float] | None
+) -> None:
     user = User(user_id)
     loop = asyncio.get_running_loop()
     for kind, value in STEPS:
+        if think is not None:  # a person reads the screen before tapping
+            await asyncio.sleep(random.uniform(*think))
         waiter: asyncio.Future[float] = loop.create_future()
         api.chat_waiters[user_id] = waiter
         started = time.monotonic()
@@ -53,14 +56,16 @@ async def one_person(api: BotApi, user_id: int, latencies: list[float]) -> None:
             await api.send(user, value)
         else:
             await api.press(user, api.screen(user_id), value)
-        answered = await asyncio.wait_for(waiter, 30)
+        answered = await asyncio.wait_for(waiter, 60)
         latencies.append((answered - started) * 1000)
 
 
-async def load(api: BotApi, people: int, first_id: int) -> tuple[float, list[float]]:
+async def load(
+    api: BotApi, people: int, first_id: int, think: tuple[float, float] | None
+) -> tuple[float, list[float]]:
     latencies: list[float] = []
     started = time.monotonic()
-    await asyncio.gather(*(one_person(api, first_id + n, latencies) for n in range(people)))
+    await asyncio.gather(*(one_person(api, first_id + n, latencies, think) for n in range(people)))
     return len(latencies) / (time.monotonic() - started), latencies
 
 
@@ -93,27 +98,38 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def measured(
-    api: BotApi, module: str, env: dict[str, str], people: int, first_id: int
-) -> tuple[float, list[float], float]:
+# Flooded: everyone taps the moment the answer arrives (the most the bot can do).
+# Paced: everyone reads each screen for 1-3 s first, as people do (latency under a real load).
+SHAPES: dict[str, tuple[float, float] | None] = {"flooded": None, "paced 1-3 s": (1.0, 3.0)}
+
+
+def row(name: str, rate: float, latencies: list[float], cpu_ms: float) -> str:
+    ordered = sorted(latencies)
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    return f"{name:<34} {rate:>9.1f} {statistics.median(ordered):>8.1f} {p95:>8.1f} {cpu_ms:>8.2f}"
+
+
+async def measure(
+    api: BotApi, name: str, module: str, env: dict[str, str], people: int, first_id: int
+) -> list[tuple[str, float, str]]:
+    """Run one bot in its own process through every load shape; rows for the table."""
     process = await in_process(api, module, env)
+    results = []
     try:
-        cpu_before = cpu_seconds(process.pid)
-        rate, latencies = await load(api, people, first_id)
-        cpu_ms = 1000 * (cpu_seconds(process.pid) - cpu_before) / len(latencies)
-        return rate, latencies, cpu_ms
+        for n, (shape, think) in enumerate(SHAPES.items()):
+            cpu_before = cpu_seconds(process.pid)
+            rate, latencies = await load(api, people, first_id + n * people, think)
+            cpu_ms = 1000 * (cpu_seconds(process.pid) - cpu_before) / len(latencies)
+            results.append((shape, rate, row(f"{name}, {shape}", rate, latencies, cpu_ms)))
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 30)
+    return results
 
 
-async def echo_ceiling(api: BotApi, people: int) -> tuple[float, list[float], float]:
-    return await measured(api, "bench.echo_bot", {}, people, 5_000_000)
-
-
-async def qorgau(
-    api: BotApi, people: int, backend: str, first_id: int
-) -> tuple[float, list[float], float]:
+async def measure_qorgau(
+    api: BotApi, backend: str, people: int, first_id: int
+) -> list[tuple[str, float, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         async for url in database_for(backend, Path(tmp)):
             env = {
@@ -123,49 +139,35 @@ async def qorgau(
                 "DEFAULT_LOCALE": "en",
                 "WEBHOOK_URL": "",
             }
-            return await measured(api, "bot", env, people, first_id)
+            return await measure(api, f"qorgau, {backend}", "bot", env, people, first_id)
     raise RuntimeError("no database")
-
-
-HEADER = f"{'':<22} {'updates':>7} {'updates/s':>10} {'p50 ms':>9} {'p95 ms':>9} {'CPU ms/upd':>12}"
-
-
-def row(name: str, rate: float, latencies: list[float], cpu_ms: float) -> str:
-    ordered = sorted(latencies)
-    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return (
-        f"{name:<22} {len(latencies):>7} {rate:>10.1f} "
-        f"{statistics.median(ordered):>9.1f} {p95:>9.1f} {cpu_ms:>12.2f}"
-    )
 
 
 async def run(people: int, backends: list[str]) -> None:
     api = BotApi()
     await api.start()
-    rows = []
-    runs: list[tuple[str, Callable[[], Awaitable[tuple[float, list[float], float]]]]] = [
-        ("echo bot (ceiling)", lambda: echo_ceiling(api, people)),
+    echo = await measure(api, "echo, PTB default (httpx)", "bench.echo_bot", {}, people, 10**6)
+    echo_aiohttp = await measure(
+        api, "echo, aiohttp like qorgau", "bench.echo_bot", {"ECHO_AIOHTTP": "1"}, people, 2 * 10**6
+    )
+    qorgau = [
+        await measure_qorgau(api, backend, people, (3 + n) * 10**6)
+        for n, backend in enumerate(backends)
     ]
-    for n, backend in enumerate(backends):
-        runs.append(
-            (
-                f"qorgau, {backend}",
-                lambda b=backend, n=n: qorgau(api, people, b, 6_000_000 + n * 100_000),
-            )
-        )
-    results: dict[str, Any] = {}
-    for name, make in runs:
-        rate, latencies, cpu_ms = await make()
-        results[name] = rate
-        rows.append(row(name, rate, latencies, cpu_ms))
     await api.stop()
-    print(f"{people} people at once, {len(STEPS)} updates each (the whole report flow)")
-    print(HEADER)
-    print("\n".join(rows))
-    ceiling = results["echo bot (ceiling)"]
-    for name, rate in results.items():
-        if name.startswith("qorgau"):
-            print(f"{name}: {100 * rate / ceiling:.0f} % of the echo bot's rate")
+    print(f"{people} people at once, {len(STEPS)} updates each (the whole report flow); 2 cores")
+    print(f"{'':<34} {'upd/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>8}")
+    for runs in [echo, echo_aiohttp, *qorgau]:
+        print("\n".join(line for _, _, line in runs))
+    ceiling = {shape: rate for shape, rate, _ in echo}
+    same_transport = {shape: rate for shape, rate, _ in echo_aiohttp}
+    for backend, runs in zip(backends, qorgau, strict=True):
+        shape, rate, _ = runs[0]
+        print(
+            f"qorgau, {backend}, {shape}: {100 * rate / ceiling[shape]:.0f} % of the bare PTB "
+            f"echo bot, {100 * rate / same_transport[shape]:.0f} % of the aiohttp echo bot"
+        )
+    print("CPU ms: the bot process's CPU time (user + system) per update handled.")
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         # A file never drops a connection: no ping before each use (a round trip per session).
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # A server can restart under us: ping a pooled connection before handing it out.
