@@ -10,7 +10,8 @@ from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, ConversationHandler
+from telegram.ext._utils.trackingdict import TrackingDict  # no public way: see below
 
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.i18n import Catalogues
@@ -19,6 +20,7 @@ from bot.processing import PerChatUpdateProcessor
 from bot.services.broadcasts import Broadcasts
 from bot.services.cases import Cases
 from bot.services.casework import Casework
+from bot.services.chat_leases import ChatLeases
 from bot.services.chat_log import ChatLog
 from bot.services.help_numbers import HelpNumber, load_help_numbers
 from bot.services.identity import Identity
@@ -49,6 +51,8 @@ class Services:
     stats: Stats
     catalogues: Catalogues
     help_numbers: list[HelpNumber]
+    # Several instances may share a PostgreSQL database; SQLite is one instance only.
+    leases: ChatLeases | None
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
@@ -72,6 +76,7 @@ class Services:
             stats=Stats(sessions),
             catalogues=Catalogues(),
             help_numbers=load_help_numbers(),
+            leases=ChatLeases(engine, identity) if engine.dialect.name == "postgresql" else None,
         )
 
 
@@ -111,16 +116,74 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
 
     async def process_update(self, update: object) -> None:
         self.in_flight += 1
+        leases = self.services.leases
+        chat = PerChatUpdateProcessor.key(update)
         try:
-            await super().process_update(update)
-            if self.persistence is not None:
-                # Write-through: a crash must not lose a step the person already answered.
-                await self.update_persistence()
+            if leases is None or chat is None:
+                await self._handle(update)
+                return
+            # Another instance may be handling this chat, or may have moved its flow on.
+            try:
+                await leases.acquire(chat)
+                await self._refresh(update)
+            except Exception as error:  # the database is away: the person is asked to retry
+                await self.process_error(update, error)
+                return
+            try:
+                await self._handle(update)
+            finally:
+                try:
+                    await leases.release(chat)
+                except Exception as error:  # it expires by itself
+                    log.warning("chat lease not released: %s", type(error).__name__)
         finally:
             self.in_flight -= 1
             self.updates_handled += 1
             if isinstance(update, Update):
                 self.last_update_id = max(self.last_update_id, update.update_id)
+
+    async def _handle(self, update: object) -> None:
+        await super().process_update(update)
+        if self.persistence is not None:
+            # Write-through: a crash must not lose a step the person already answered.
+            await self.update_persistence()
+
+    def persistent_conversations(self) -> list[ConversationHandler[Any]]:
+        return [
+            handler
+            for group in self.handlers.values()
+            for handler in group
+            if isinstance(handler, ConversationHandler) and handler.persistent
+        ]
+
+    async def _refresh(self, update: object) -> None:
+        """Load this person's flow state (and language) from the database before PTB looks
+        at them: another instance may have changed them. The draft is PTB's user_data,
+        refreshed by PTB through DatabasePersistence.refresh_user_data."""
+        if not isinstance(update, Update) or update.effective_user is None:
+            return
+        self.services.people.forget_cached(
+            self.services.identity.pseudonym(update.effective_user.id)
+        )
+        if update.effective_chat is None or not isinstance(self.persistence, DatabasePersistence):
+            return
+        key = (update.effective_chat.id, update.effective_user.id)
+        for handler in self.persistent_conversations():
+            assert handler.name is not None
+            state = await self.persistence.conversation_state(handler.name, key)
+            set_conversation_state(handler, key, state)
+
+
+def set_conversation_state(
+    handler: ConversationHandler[Any], key: tuple[int, ...], state: object | None
+) -> None:
+    """PTB has a refresh hook for user_data but none for conversation states; this writes the
+    handler's own table without marking it changed (the value came from the database)."""
+    conversations = cast(TrackingDict[tuple[int, ...], object], handler._conversations)
+    if state is None:
+        conversations.data.pop(key, None)
+    else:
+        conversations.update_no_track({key: state})
 
 
 def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -147,7 +210,11 @@ def build_application(settings: Settings) -> QorgauApplication:
         .base_file_url(file_url_for(settings.telegram_api_url))
         .request(AiohttpRequest())
         .get_updates_request(AiohttpRequest(connection_pool_size=1))
-        .persistence(DatabasePersistence(services.engine, services.identity))
+        .persistence(
+            DatabasePersistence(
+                services.engine, services.identity, shared=services.leases is not None
+            )
+        )
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .build(),
     )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import ColumnElement
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -67,12 +68,16 @@ def affected(result: Result[Any]) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
 
 
-def upsert(dialect: str, table: Table, values: dict[str, Any]) -> Insert:
-    """INSERT, or UPDATE the row with the same primary key: one statement, no read first."""
+def upsert(
+    dialect: str, table: Table, values: dict[str, Any], where: ColumnElement[bool] | None = None
+) -> Insert:
+    """INSERT, or UPDATE the row with the same primary key (only where `where` holds):
+    one statement, no read first."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table).values(**values)
     keys = [column.name for column in table.primary_key]
     return statement.on_conflict_do_update(
         index_elements=keys,
         set_={name: statement.excluded[name] for name in values if name not in keys},
+        where=where,
     )

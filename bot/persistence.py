@@ -7,7 +7,8 @@ stored encrypted, so PTB can be handed back the keys it expects after a restart.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, select
@@ -23,13 +24,15 @@ ConversationKey = tuple[int | str, ...]
 ConversationDict = dict[ConversationKey, object]
 CDCData = tuple[list[tuple[str, float, dict[str, Any]]], dict[str, str]]
 
-# PTB does not persist conversation timeouts: a flow idle longer than the timeout when the
-# bot starts would have ended anyway, so it is dropped (its buttons then say "expired").
-STALE_AFTER = FLOW_TIMEOUT
+# A flow's row is rewritten at least this often while it is in use, even when its state did
+# not change, so `updated_at` tells when the person last did something (see `expire`).
+TOUCH_EVERY = 60.0
+# A draft with no flow left (its flow ended but the drop was lost) is removed after this.
+ORPHAN_AFTER = 2 * FLOW_TIMEOUT
 
 
 class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
-    def __init__(self, engine: AsyncEngine, identity: Identity) -> None:
+    def __init__(self, engine: AsyncEngine, identity: Identity, *, shared: bool) -> None:
         super().__init__(
             store_data=PersistenceInput(
                 bot_data=False, chat_data=False, user_data=True, callback_data=False
@@ -39,10 +42,12 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         )
         self._engine = engine
         self._identity = identity
+        # Several instances may share the database: refresh from it before each update.
+        self.shared = shared
         # What the database holds now, so unchanged data is not written again: PTB hands
         # over every user and conversation an update touched, changed or not.
         self._written_users: dict[int, str] = {}
-        self._written_states: dict[tuple[str, ConversationKey], str] = {}
+        self._written_states: dict[tuple[str, ConversationKey], tuple[str, float]] = {}
 
     def _hash(self, value: object) -> str:
         return self._identity.keyed_hash("persistence:" + json.dumps(value))
@@ -54,9 +59,7 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
             await connection.execute(statement)
 
     async def get_user_data(self) -> dict[int, dict[Any, Any]]:
-        cutoff = datetime.now(UTC) - STALE_AFTER
         async with self._engine.begin() as connection:
-            await connection.execute(delete(Draft).where(Draft.updated_at < cutoff))
             rows = (await connection.execute(select(Draft.user, Draft.data))).all()
         data = {
             int(self._identity.decrypt(row.user)): self._identity.decrypt(row.data) for row in rows
@@ -89,16 +92,67 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
             await connection.execute(delete(Draft).where(Draft.user_hash == self._hash(user_id)))
 
     async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
-        return None
+        """PTB asks before each update. With one instance memory is the truth; with several
+        (shared database) another one may have moved the person's draft on."""
+        if not self.shared:
+            return
+        async with self._engine.connect() as connection:
+            stored = await connection.scalar(
+                select(Draft.data).where(Draft.user_hash == self._hash(user_id))
+            )
+        data = {} if stored is None else self._identity.decrypt(stored)
+        user_data.clear()
+        user_data.update(data)
+        if data:
+            self._written_users[user_id] = json.dumps(data, sort_keys=True)
+        else:
+            self._written_users.pop(user_id, None)
 
-    async def get_conversations(self, name: str) -> ConversationDict:
-        cutoff = datetime.now(UTC) - STALE_AFTER
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                delete(ConversationState).where(
-                    ConversationState.name == name, ConversationState.updated_at < cutoff
+    async def conversation_state(self, name: str, key: ConversationKey) -> object | None:
+        """The state stored now (another instance may have written it)."""
+        async with self._engine.connect() as connection:
+            stored = await connection.scalar(
+                select(ConversationState.state).where(
+                    ConversationState.name == name,
+                    ConversationState.key_hash == self._hash([name, *key]),
                 )
             )
+        if stored is None:
+            self._written_states.pop((name, key), None)
+            return None
+        self._written_states[(name, key)] = (stored, time.monotonic())
+        state: object = json.loads(stored)
+        return state
+
+    async def expire(
+        self, name: str, idle: timedelta
+    ) -> list[tuple[ConversationKey, dict[str, Any]]]:
+        """End every flow idle longer than `idle`: delete its state and draft (PTB user_data)
+        and return them. DELETE … RETURNING hands each flow to one caller, whichever instance."""
+        now = datetime.now(UTC)
+        expired: list[tuple[ConversationKey, dict[str, Any]]] = []
+        async with self._engine.begin() as connection:
+            rows = await connection.execute(
+                delete(ConversationState)
+                .where(ConversationState.name == name, ConversationState.updated_at < now - idle)
+                .returning(ConversationState.key)
+            )
+            for row in rows.all():
+                key: ConversationKey = tuple(self._identity.decrypt(row.key))
+                user_id = int(key[-1])
+                draft = await connection.scalar(
+                    delete(Draft)
+                    .where(Draft.user_hash == self._hash(user_id))
+                    .returning(Draft.data)
+                )
+                expired.append((key, {} if draft is None else self._identity.decrypt(draft)))
+                self._written_states.pop((name, key), None)
+                self._written_users.pop(user_id, None)
+            await connection.execute(delete(Draft).where(Draft.updated_at < now - ORPHAN_AFTER))
+        return expired
+
+    async def get_conversations(self, name: str) -> ConversationDict:
+        async with self._engine.begin() as connection:
             rows = (
                 await connection.execute(
                     select(ConversationState.key, ConversationState.state).where(
@@ -110,14 +164,18 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
             tuple(self._identity.decrypt(row.key)): json.loads(row.state) for row in rows
         }
         for key, state in states.items():
-            self._written_states[(name, key)] = json.dumps(state)
+            self._written_states[(name, key)] = (json.dumps(state), time.monotonic())
         return states
 
     async def update_conversation(
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
         serialised = None if new_state is None else json.dumps(new_state)
-        if self._written_states.get((name, key)) == serialised:
+        written = self._written_states.get((name, key))
+        if written is None and serialised is None:
+            return  # nothing stored, nothing to store
+        unchanged = written is not None and written[0] == serialised
+        if unchanged and written is not None and time.monotonic() - written[1] < TOUCH_EVERY:
             return
         key_hash = self._hash([name, *key])
         if serialised is None:
@@ -137,7 +195,7 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
             state=serialised,
             updated_at=datetime.now(UTC),
         )
-        self._written_states[(name, key)] = serialised
+        self._written_states[(name, key)] = (serialised, time.monotonic())
 
     # Not kept: bot-wide and chat-wide data, and callback data (we use short string codes).
     async def get_bot_data(self) -> dict[Any, Any]:

@@ -21,7 +21,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.app import QorgauApplication, Services
 from bot.i18n import N_
-from bot.services.outbox import OutboxItem, enqueue
+from bot.services.outbox import OutboxItem
 from bot.services.staff import pick_route
 from handlers.common import EXIT, button
 from handlers.staff_cards import card_buttons, card_text, mention
@@ -121,16 +121,16 @@ class Sender:
             await self._retry(item, "RetryAfter", timedelta(seconds=seconds))
         elif isinstance(error, Forbidden | Undeliverable) and to_person:
             reason = error.reason if isinstance(error, Undeliverable) else "blocked"
-            await outbox.failed(item.id, reason)
-            await self._tell_staff(item, reason)
+            await outbox.failed(item.id, reason, tell_staff_of=item.case_id)
+            self.wake.set()
         elif isinstance(error, BadRequest) and "thread not found" in error.message.lower():
             # The case's forum topic was deleted: a new topic and card on the next try.
             if item.case_id is not None:
                 await self._forget_card(item.case_id)
             await outbox.retry(item.id, 0, "thread not found", timedelta(0))
         elif isinstance(error, BadRequest) and to_person:
-            await outbox.failed(item.id, "BadRequest")
-            await self._tell_staff(item, "undeliverable")
+            await outbox.failed(item.id, "undeliverable", tell_staff_of=item.case_id)
+            self.wake.set()
         else:
             if not isinstance(error, TelegramError):
                 # Frames only: an exception's text may quote a message.
@@ -143,13 +143,6 @@ class Sender:
                     frames,
                 )
             await self._retry(item, type(error).__name__, None)
-
-    async def _tell_staff(self, item: OutboxItem, reason: str) -> None:
-        if item.case_id is None:
-            return
-        async with self.services.sessions.begin() as session:
-            enqueue(session, "staff_notice", item.case_id, notice=reason)
-        self.wake.set()
 
     async def _forget_card(self, case_id: int) -> None:
         async with self.services.sessions.begin() as session:

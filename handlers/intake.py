@@ -7,10 +7,11 @@ in user_data. Both live in the database (bot/persistence.py), so a restart loses
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import warnings
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
@@ -21,12 +22,13 @@ from telegram.ext import (
     ContextTypes,
     ConversationHandler,
     MessageHandler,
-    TypeHandler,
     filters,
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.app import QorgauApplication
+from bot.app import QorgauApplication, set_conversation_state
+from bot.i18n import pick_locale
+from bot.persistence import DatabasePersistence
 from bot.services.cases import DESCRIPTION_LIMIT, Attachment, CaseDraft, TooManyCases
 from bot.services.intake_form import (
     ANSWER_FIELD,
@@ -58,6 +60,8 @@ from handlers.common import (
     viewer,
 )
 from handlers.start import start
+
+log = logging.getLogger("qorgau.intake")
 
 END = ConversationHandler.END
 STEPS = (
@@ -249,6 +253,7 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | int
     context.user_data["draft"] = {
         "kind": query.data.removeprefix("m:"),
         "key": secrets.token_hex(16),
+        "locale": v.locale,  # for the timeout note, which comes with no update to read it from
     }
     return await ask(update, context, v, "safe")
 
@@ -425,17 +430,34 @@ async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     return await ask(update, context, v, step, new=True)
 
 
-async def on_timeout(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Conversation idle for 30 minutes: drop the draft, leave a gentle note."""
-    if not isinstance(update, Update) or update.effective_chat is None:
-        return
-    v = await viewer(update, context)
-    end_draft(context)
-    text = v._(
-        "We paused because there was no answer for 30 minutes. Nothing was saved. "
-        "Press /start when you want to begin again."
-    )
-    await send_screen(context, v, update.effective_chat.id, text)
+async def end_idle_flows(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Flows idle for 30 minutes end with a gentle note; nothing of them is kept.
+
+    Run from the database every minute rather than from a PTB timer: a timer dies with a
+    restart, and with several instances only one of them would know the flow's last step.
+    """
+    application = cast(QorgauApplication, context.application)
+    persistence = application.persistence
+    assert isinstance(persistence, DatabasePersistence)
+    services = application.services
+    for handler in application.persistent_conversations():
+        assert handler.name is not None
+        for key, user_data in await persistence.expire(handler.name, FLOW_TIMEOUT):
+            chat_id, user_id = int(key[0]), int(key[-1])
+            set_conversation_state(handler, (chat_id, user_id), None)
+            application.drop_user_data(user_id)
+            chosen = user_data.get("draft", {}).get("locale")
+            locale = pick_locale(chosen, None, services.settings.default_locale)
+            pseudonym = services.identity.pseudonym(user_id)
+            v = Viewer(pseudonym, locale, services.catalogues[locale], services)
+            text = v._(
+                "We paused because there was no answer for 30 minutes. Nothing was saved. "
+                "Press /start when you want to begin again."
+            )
+            try:
+                await send_screen(context, v, chat_id, text)
+            except TelegramError as error:  # blocked the bot, say: the flow is ended anyway
+                log.info("timeout note not delivered: %s", type(error).__name__)
 
 
 async def restart(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -464,7 +486,6 @@ def conversation() -> ConversationHandler[Any]:
         entry_points=[CallbackQueryHandler(begin, pattern=r"^m:(report|legal|psych)$")],
         states={
             **{step: step_handlers for step in STEPS},
-            ConversationHandler.TIMEOUT: [TypeHandler(Update, on_timeout)],
         },
         fallbacks=[
             CommandHandler(["start", "cancel"], restart),
@@ -473,7 +494,6 @@ def conversation() -> ConversationHandler[Any]:
         name="intake",
         persistent=True,
         allow_reentry=True,
-        conversation_timeout=FLOW_TIMEOUT,
     )
 
 
@@ -486,4 +506,6 @@ async def expired(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def register(application: QorgauApplication) -> None:
     application.add_handler(conversation())
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(end_idle_flows, interval=60, first=30, name="flow-timeout")
     application.add_handler(CallbackQueryHandler(expired, pattern=r"^i:"))

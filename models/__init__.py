@@ -3,7 +3,7 @@
 from models.base import Base
 from models.broadcast import Broadcast, BroadcastDelivery
 from models.case import Case, CaseMessage, ChatMessage
-from models.conversation import ConversationState, Draft
+from models.conversation import ChatLease, ConversationState, Draft
 from models.person import Person
 from models.staff import (
     ROLES,
@@ -23,6 +23,7 @@ __all__ = [
     "BroadcastDelivery",
     "Case",
     "CaseMessage",
+    "ChatLease",
     "ChatMessage",
     "ConversationState",
     "Draft",

@@ -29,3 +29,14 @@ class Draft(Base):
     user: Mapped[str] = mapped_column(Text)  # encrypted Telegram user id
     data: Mapped[str] = mapped_column(Text)  # encrypted JSON
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ChatLease(Base):
+    """Which instance handles a chat's update right now (several instances on PostgreSQL):
+    one chat's updates stay in order however the load balancer spreads them."""
+
+    __tablename__ = "chat_leases"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(32))
+    until: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, update
 
 from bot.services.cases import CONSENT_VERSION
 from models import Case, CaseMessage, ConversationState, Draft, Person
@@ -285,13 +285,25 @@ async def test_timeout_ends_the_flow_with_a_gentle_note(harness: Harness) -> Non
     await person.send("/start")
     await tap_all(person, REPORT[:3])
     assert harness.app is not None and harness.app.job_queue is not None
-    # Shift time: run the 30-minute timeout job now instead of waiting.
-    [job] = [j for j in harness.app.job_queue.jobs() if "timeout" in (j.name or "").lower()]
+    [job] = [j for j in harness.app.job_queue.jobs() if j.name == "flow-timeout"]
+    await job.run(harness.app)  # not idle long enough: nothing happens
+    assert await count(harness, ConversationState) == 1
+    # Shift time: the flow was last touched 31 minutes ago.
+    assert harness.app is not None
+    async with harness.app.services.sessions.begin() as session:
+        await session.execute(
+            update(ConversationState).values(updated_at=datetime.now(UTC) - timedelta(minutes=31))
+        )
     await job.run(harness.app)
-    await harness.api.wait_for(
+    note = await harness.api.wait_for(
         lambda c: c.method == "sendMessage" and "no answer for 30 minutes" in c.params["text"]
     )
+    assert note.params["chat_id"] == 338
     assert await count(harness, Case) == 0
+    assert await count(harness, ConversationState) == 0 and await count(harness, Draft) == 0
+    await job.run(harness.app)  # ended once, told once
+    notes = [c for c in harness.api.calls if "no answer for 30 minutes" in str(c.params)]
+    assert len(notes) == 1
     await person.tap("Online")  # a button from before the timeout
     assert person.text == "This screen has expired. Choose what you need:"
     assert "Report an incident" in person.buttons

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import affected
 from bot.i18n import N_
 from bot.services.outbox import Outbox, enqueue
 from bot.services.staff import Staff, audit
@@ -235,10 +236,16 @@ class Casework:
                 since = case.escalated_at or case.created_at
                 if now - since < wait:
                     continue
-                case.escalated_at = now
-                case.escalations += 1
-                enqueue(session, "escalation", case.id, round=case.escalations)
-                codes.append(case.code)
+                # Compare-and-set: another instance running the same job re-posts it once only.
+                claimed = await session.execute(
+                    update(Case)
+                    .where(Case.id == case.id, Case.escalations == case.escalations)
+                    .values(escalated_at=now, escalations=case.escalations + 1)
+                    .execution_options(synchronize_session=False)
+                )
+                if affected(claimed):
+                    enqueue(session, "escalation", case.id, round=case.escalations + 1)
+                    codes.append(case.code)
         if codes:
             self._outbox.poke()
         return codes

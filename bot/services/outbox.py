@@ -100,8 +100,17 @@ class Outbox:
     async def sent(self, item_id: int) -> None:
         await self._finish(item_id, status="sent", sent_at=datetime.now(UTC), lease_until=None)
 
-    async def failed(self, item_id: int, error: str) -> None:
-        await self._finish(item_id, status="failed", last_error=error[:120], lease_until=None)
+    async def failed(self, item_id: int, error: str, *, tell_staff_of: int | None) -> None:
+        """Give up on a message; the staff notice about it (for case `tell_staff_of`) is
+        queued in the same transaction, so a crash cannot keep one without the other."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == item_id)
+                .values(status="failed", last_error=error[:120], lease_until=None)
+            )
+            if tell_staff_of is not None:
+                enqueue(session, "staff_notice", tell_staff_of, notice=error)
 
     async def retry(self, item_id: int, attempts: int, error: str, after: timedelta | None) -> None:
         delay = after if after is not None else backoff(attempts)

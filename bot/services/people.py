@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db import affected
 from models import Case, ChatMessage, Person
 
-# Another instance (or retention) may change a language; this bounds how long we lag.
+# Retention may change a language behind our back; this bounds how long we lag. (Another
+# instance's change is seen at once: QorgauApplication forgets the entry before each update.)
 LOCALE_CACHE_SECONDS = 60.0
 
 
@@ -34,6 +35,9 @@ class People:
             self._locales.clear()
         self._locales[pseudonym] = (locale, time.monotonic() + LOCALE_CACHE_SECONDS)
         return locale
+
+    def forget_cached(self, pseudonym: str) -> None:
+        self._locales.pop(pseudonym, None)
 
     async def set_locale(self, pseudonym: str, locale: str) -> None:
         async with self._sessions.begin() as session:

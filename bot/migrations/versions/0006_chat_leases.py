@@ -1,0 +1,32 @@
+"""chat leases
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-23 13:20:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import models.base
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "chat_leases",
+        sa.Column("key_hash", sa.String(length=64), nullable=False),
+        sa.Column("owner", sa.String(length=32), nullable=False),
+        sa.Column("until", models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key_hash", name=op.f("pk_chat_leases")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("chat_leases")
