@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -13,7 +14,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ConversationHandler
 from telegram.ext._utils.trackingdict import TrackingDict  # no public way: see below
 
-from bot.db import make_engine, make_sessionmaker, migrate
+from bot.db import make_engine, make_sessionmaker, migrate, startup_lock
 from bot.i18n import Catalogues
 from bot.persistence import DatabasePersistence
 from bot.processing import PerChatUpdateProcessor
@@ -22,6 +23,7 @@ from bot.services.cases import Cases
 from bot.services.casework import Casework
 from bot.services.chat_leases import ChatLeases
 from bot.services.chat_log import ChatLog
+from bot.services.handled_updates import HandledUpdates
 from bot.services.help_numbers import HelpNumber, load_help_numbers
 from bot.services.identity import Identity
 from bot.services.outbox import Outbox
@@ -53,6 +55,7 @@ class Services:
     help_numbers: list[HelpNumber]
     # Several instances may share a PostgreSQL database; SQLite is one instance only.
     leases: ChatLeases | None
+    handled_updates: HandledUpdates
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
@@ -77,6 +80,7 @@ class Services:
             catalogues=Catalogues(),
             help_numbers=load_help_numbers(),
             leases=ChatLeases(engine, identity) if engine.dialect.name == "postgresql" else None,
+            handled_updates=HandledUpdates(engine),
         )
 
 
@@ -94,8 +98,9 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
 
     async def initialize(self) -> None:
         # Before PTB's own initialize: persistence reads its tables there.
-        await migrate(self.services.engine)
-        await self.services.staff.ensure_admins()
+        async with startup_lock(self.services.engine):
+            await migrate(self.services.engine)
+            await self.services.staff.ensure_admins()
         await super().initialize()
 
     async def start(self) -> None:
@@ -116,37 +121,50 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
 
     async def process_update(self, update: object) -> None:
         self.in_flight += 1
-        leases = self.services.leases
-        chat = PerChatUpdateProcessor.key(update)
         try:
-            if leases is None or chat is None:
-                await self._handle(update)
-                return
-            # Another instance may be handling this chat, or may have moved its flow on.
-            try:
-                await leases.acquire(chat)
-                await self._refresh(update)
-            except Exception as error:  # the database is away: the person is asked to retry
-                await self.process_error(update, error)
-                return
-            try:
-                await self._handle(update)
-            finally:
-                try:
-                    await leases.release(chat)
-                except Exception as error:  # it expires by itself
-                    log.warning("chat lease not released: %s", type(error).__name__)
+            async with self._turn(update) as handle:
+                if handle:
+                    await super().process_update(update)
+                    if self.persistence is not None:
+                        # Write-through: a crash must not lose a step the person answered.
+                        await self.update_persistence()
+                    if isinstance(update, Update):
+                        await self.services.handled_updates.record(update.update_id)
         finally:
             self.in_flight -= 1
             self.updates_handled += 1
             if isinstance(update, Update):
                 self.last_update_id = max(self.last_update_id, update.update_id)
 
-    async def _handle(self, update: object) -> None:
-        await super().process_update(update)
-        if self.persistence is not None:
-            # Write-through: a crash must not lose a step the person already answered.
-            await self.update_persistence()
+    @asynccontextmanager
+    async def _turn(self, update: object) -> AsyncIterator[bool]:
+        """Whether to handle the update now: not handled before (Telegram resends), and with
+        several instances this one holds the chat and has its flow fresh from the database."""
+        leases = self.services.leases
+        chat = PerChatUpdateProcessor.key(update) if leases is not None else None
+        held = False
+        try:
+            try:
+                if leases is not None and chat is not None:
+                    await leases.acquire(chat)
+                    held = True
+                    await self._refresh(update)
+                repeated = isinstance(update, Update) and await self.services.handled_updates.seen(
+                    update.update_id
+                )
+            except Exception as error:  # the database is away: the person is asked to retry
+                await self.process_error(update, error)
+                yield False
+                return
+            if repeated:
+                log.info("update handled before, skipped")
+            yield not repeated
+        finally:
+            if held and leases is not None and chat is not None:
+                try:
+                    await leases.release(chat)
+                except Exception as error:  # it expires by itself
+                    log.warning("chat lease not released: %s", type(error).__name__)
 
     def persistent_conversations(self) -> list[ConversationHandler[Any]]:
         return [

@@ -14,8 +14,11 @@ log = logging.getLogger("qorgau.housekeeping")
 
 async def prune_chat_log(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Message ids older than 48 hours can no longer be deleted: forget them."""
-    removed = await services_of(context).chat_log.prune()
+    services = services_of(context)
+    removed = await services.chat_log.prune()
     log.info("pruned %s message ids older than 48 hours", removed)
+    removed = await services.handled_updates.prune()
+    log.info("pruned %s handled update ids older than 25 hours", removed)
 
 
 async def erase_expired_cases(context: ContextTypes.DEFAULT_TYPE) -> None:

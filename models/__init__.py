@@ -3,7 +3,7 @@
 from models.base import Base
 from models.broadcast import Broadcast, BroadcastDelivery
 from models.case import Case, CaseMessage, ChatMessage
-from models.conversation import ChatLease, ConversationState, Draft
+from models.conversation import ChatLease, ConversationState, Draft, HandledUpdate
 from models.person import Person
 from models.staff import (
     ROLES,
@@ -27,6 +27,7 @@ __all__ = [
     "ChatMessage",
     "ConversationState",
     "Draft",
+    "HandledUpdate",
     "Invite",
     "OutboxMessage",
     "Person",

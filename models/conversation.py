@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import BigInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
@@ -40,3 +40,14 @@ class ChatLease(Base):
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     owner: Mapped[str] = mapped_column(String(32))
     until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HandledUpdate(Base):
+    """Telegram update ids already handled (a day's worth): a resent update is skipped.
+    Telegram resends a webhook update whose answer it did not get, and polling after a crash
+    gets again what it had not confirmed; the person must not see a step happen twice."""
+
+    __tablename__ = "handled_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -1,4 +1,4 @@
-"""chat leases
+"""chat leases and handled updates
 
 Revision ID: 0006
 Revises: 0005
@@ -26,7 +26,18 @@ def upgrade() -> None:
         sa.Column("until", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key_hash", name=op.f("pk_chat_leases")),
     )
+    op.create_table(
+        "handled_updates",
+        sa.Column("update_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("at", models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("update_id", name=op.f("pk_handled_updates")),
+    )
+    with op.batch_alter_table("handled_updates", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_handled_updates_at"), ["at"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("handled_updates", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_handled_updates_at"))
+    op.drop_table("handled_updates")
     op.drop_table("chat_leases")

@@ -1,0 +1,187 @@
+"""Two instances behind one webhook share one PostgreSQL database (SPEC "Deployment").
+
+The test plays Telegram and a round-robin load balancer: each update goes to one instance
+or the other, and two updates of the same chat can reach both at the same moment. Nothing
+may be lost, reordered into a wrong state, or delivered twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select, update
+
+from bot.app import QorgauApplication, build_application
+from bot.web import SECRET_HEADER, serve_webhook
+from models import Case, ConversationState, OutboxMessage
+from tests.botapi import BotApi, User
+from tests.conftest import STAFF_CHAT_ID, make_settings
+from tests.test_webhook import free_port
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("QORGAU_TEST_DB") != "postgresql",
+    reason="several instances share a PostgreSQL database; SQLite serves one instance",
+)
+SECRET = "two-instances-secret"
+
+
+class Instance:
+    def __init__(self, botapi: BotApi, database_url: str) -> None:
+        self.port = free_port()
+        settings = make_settings(
+            botapi,
+            database_url,
+            default_locale="en",
+            webhook_url="https://qorgau.example.org/tg/hook",
+            webhook_secret=SECRET,
+            port=self.port,
+        )
+        self.app: QorgauApplication = build_application(settings)
+        self.stop = asyncio.Event()
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(serve_webhook(self.app, self.stop))
+        for _ in range(3000):
+            if self.app.running:
+                return
+            if self.task.done():
+                self.task.result()
+            await asyncio.sleep(0.01)
+        raise AssertionError("instance did not start")
+
+    async def post(self, http: aiohttp.ClientSession, update: dict[str, Any]) -> None:
+        url = f"http://127.0.0.1:{self.port}/tg/hook"
+        async with http.post(url, json=update, headers={SECRET_HEADER: SECRET}) as response:
+            assert response.status == 200
+
+
+@pytest.fixture
+async def instances(botapi: BotApi, database_url: str) -> AsyncIterator[list[Instance]]:
+    pair = [Instance(botapi, database_url), Instance(botapi, database_url)]
+    # Started together: they take turns to migrate the same empty database.
+    await asyncio.gather(*(i.start() for i in pair))
+    yield pair
+    for instance in pair:
+        instance.stop.set()
+    await asyncio.gather(*(asyncio.wait_for(i.task, 30) for i in pair))
+
+
+async def scalar(app: QorgauApplication, query: Any) -> Any:
+    async with app.services.sessions() as session:
+        return await session.scalar(query)
+
+
+async def outbox_empty(app: QorgauApplication) -> None:
+    query = select(func.count()).where(OutboxMessage.status == "pending")
+    for _ in range(3000):
+        if await scalar(app, query) == 0:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the outbox did not empty")
+
+
+STEPS = [
+    "m:report",
+    "i:safe:yes",
+    "i:category:bullying",
+    "i:follow:school",
+    "i:affected:me",
+    "i:age:14_17",
+    "i:region:almaty",
+]
+
+
+async def test_two_instances_share_flows_and_deliver_everything_once(
+    botapi: BotApi, instances: list[Instance]
+) -> None:
+    a, b = instances
+    person = User(5101, first_name="Dina")
+    balancer = iter([a, b] * 100)  # round robin
+
+    async with aiohttp.ClientSession() as http:
+
+        async def deliver(to: Instance | None = None) -> None:
+            await (to or next(balancer)).post(http, botapi._updates[-1])
+
+        await botapi.send(person, "/start")
+        await deliver()
+        for data in STEPS:  # every step on the other instance than the one before
+            await botapi.press(person, botapi.screen(person.id), data)
+            await deliver()
+        assert botapi.screen(person.id)["text"].startswith("Write what happened")
+
+        # Two parts of the description arrive at both instances at the same moment.
+        await botapi.send(person, "Part one: they take my phone.")
+        first = botapi._updates[-1]
+        await botapi.send(person, "Part two: every day after class.")
+        second = botapi._updates[-1]
+        await asyncio.gather(a.post(http, first), b.post(http, second))
+
+        for data in ["i:describe:next", "i:answer:yes", "i:consent:agree", "i:summary:send"]:
+            await botapi.press(person, botapi.screen(person.id), data)
+            await deliver()
+        # Telegram resends the last update (no answer reached it): to the other instance.
+        await deliver()
+    sent = botapi.screen(person.id)["text"]
+    assert sent.startswith("Sent! Your code:"), sent
+
+    [case] = (await _cases(a.app))[:]
+    assert case.description is not None
+    assert "Part one" in case.description and "Part two" in case.description
+    await asyncio.gather(outbox_empty(a.app), outbox_empty(b.app))
+    cards = [
+        m
+        for m in botapi.messages[STAFF_CHAT_ID].values()
+        if m["from"]["is_bot"] and case.code in m.get("text", "")
+    ]
+    assert len(cards) == 1, [c["text"][:40] for c in cards]
+
+    # The escalation job runs on both instances at once: the case is re-posted once.
+    async with a.app.services.sessions.begin() as session:
+        await session.execute(
+            update(Case).values(created_at=datetime.now(UTC) - timedelta(hours=5))
+        )
+    await asyncio.gather(*(_run_job(i.app, "escalate") for i in instances))
+    escalations = select(func.count()).where(OutboxMessage.kind == "escalation")
+    assert await scalar(a.app, escalations) == 1
+
+
+async def test_an_idle_flow_ends_once_whichever_instance_sweeps(
+    botapi: BotApi, instances: list[Instance]
+) -> None:
+    a, b = instances
+    person = User(5102)
+    async with aiohttp.ClientSession() as http:
+        await botapi.send(person, "/start")
+        await a.post(http, botapi._updates[-1])
+        await botapi.press(person, botapi.screen(person.id), "m:report")
+        await b.post(http, botapi._updates[-1])
+    async with a.app.services.sessions.begin() as session:
+        await session.execute(
+            update(ConversationState).values(updated_at=datetime.now(UTC) - timedelta(minutes=31))
+        )
+    await asyncio.gather(*(_run_job(i.app, "flow-timeout") for i in instances))
+    notes = [
+        c
+        for c in botapi.calls
+        if c.method == "sendMessage" and "no answer for 30 minutes" in c.params.get("text", "")
+    ]
+    assert len(notes) == 1 and notes[0].params["chat_id"] == person.id
+    assert await scalar(a.app, select(func.count()).select_from(ConversationState)) == 0
+
+
+async def _cases(app: QorgauApplication) -> list[Case]:
+    async with app.services.sessions() as session:
+        return list((await session.scalars(select(Case))).all())
+
+
+async def _run_job(app: QorgauApplication, name: str) -> None:
+    assert app.job_queue is not None
+    [job] = [j for j in app.job_queue.jobs() if j.name == name]
+    await job.run(app)
