@@ -92,6 +92,7 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
     last_update_id: int = 0
     in_flight: int = 0
     updates_handled: int = 0
+    updates_skipped: int = 0  # resent by Telegram, or the database was away
     # Long-running loops (the outbox sender) that run while the application runs.
     workers: list[Callable[[QorgauApplication], Coroutine[Any, Any, None]]]
     background: list[asyncio.Task[None]]
@@ -130,9 +131,11 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
                         await self.update_persistence()
                     if isinstance(update, Update):
                         await self.services.handled_updates.record(update.update_id)
+                    self.updates_handled += 1
+                else:
+                    self.updates_skipped += 1
         finally:
             self.in_flight -= 1
-            self.updates_handled += 1
             if isinstance(update, Update):
                 self.last_update_id = max(self.last_update_id, update.update_id)
 

@@ -75,6 +75,11 @@ async def metrics(request: web.Request) -> web.Response:
         (metric.labels(**labels) if labels else metric).set(value)
 
     gauge("qorgau_updates_handled", "Updates handled since start", application.updates_handled)
+    gauge(
+        "qorgau_updates_skipped",
+        "Updates not handled: resent by Telegram, or the database was away",
+        application.updates_skipped,
+    )
     gauge("qorgau_updates_in_flight", "Updates being handled now", application.in_flight)
     pending, oldest = await services.outbox.backlog()
     gauge("qorgau_outbox_pending", "Messages owed to staff or people", pending)
