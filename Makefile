@@ -34,6 +34,7 @@ test: lint
 # copy English msgids into the en catalogue; then translate the empty kk and ru entries.
 messages: $(VENV)/.installed
 	$(BIN)/pybabel -q extract -F babel.cfg --add-comments=TRANSLATORS: --sort-by-file \
-		--project=qorgau -o locales/messages.pot .
-	$(BIN)/pybabel -q update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching
+		--project=qorgau --no-wrap -o locales/messages.pot .
+	$(BIN)/pybabel -q update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching \
+		--ignore-obsolete --no-wrap
 	$(BIN)/python -m bot.i18n_tools fill-en

@@ -34,6 +34,9 @@ TO_PERSON = {"to_person", "closed_notice"}
 NO_CAPTION = {"sticker", "video_note"}
 CAPTION_LIMIT = 1000  # captions over 1,023 characters fail in forum topics
 
+# Shown above a staff-side message sent again after the bot stopped in the middle of sending
+# it: Telegram may have taken the first try, and there is no way to ask.
+MAY_REPEAT = N_("↻ Sent again after a restart. If you see this above already, use that one.")
 NOTICES = {
     "blocked": N_(
         "The person has blocked the bot or deleted their account: the message "
@@ -172,8 +175,9 @@ class Sender:
         routed = pick_route(rules, case.kind, case.category, case.locale)
         return routed or self.services.settings.staff_chat_id
 
-    async def _ensure_card(self, case: Case) -> Case:
-        """Post the card (in a topic of its own where the chat has topics) unless it is up."""
+    async def _ensure_card(self, case: Case, *, repeat: bool = False) -> Case:
+        """Post the card (in a topic of its own where the chat has topics) unless it is up.
+        `repeat`: an earlier try may have reached the chat; the card says so."""
         if case.card_message_id is not None:
             return case
         chat_id = await self._chat_for(case)
@@ -184,9 +188,10 @@ class Sender:
             await self.services.casework.topic_made(case.id, chat_id, topic_id)
         taker = await self.services.staff.get(case.taken_by) if case.taken_by else None
         pings = [] if taker else await self.services.staff.to_ping(case.kind)
+        text = card_text(self.staff_t, case, taker=taker, pings=pings)
         message = await self.bot.send_message(
             chat_id,
-            card_text(self.staff_t, case, taker=taker, pings=pings),
+            self._repeat_mark() + text if repeat else text,
             parse_mode=ParseMode.HTML,
             reply_markup=card_buttons(self.staff_t, case),
             message_thread_id=topic_id,
@@ -208,8 +213,11 @@ class Sender:
             ),
         }
 
+    def _repeat_mark(self) -> str:
+        return escape(self.staff_t.gettext(MAY_REPEAT)) + "\n\n"
+
     async def _card(self, item: OutboxItem) -> None:
-        await self._ensure_card(await self._case(item))
+        await self._ensure_card(await self._case(item), repeat=item.uncertain)
 
     async def _to_staff(self, item: OutboxItem) -> None:
         case = await self._ensure_card(await self._case(item))
@@ -217,7 +225,7 @@ class Sender:
         p = item.payload
         taker = await self.services.staff.get(case.taken_by) if case.taken_by else None
         ping = f"\n🔔 {mention(taker)}" if taker else ""
-        head = f"💬 <b>{case.code}</b>"
+        head = (self._repeat_mark() if item.uncertain else "") + f"💬 <b>{case.code}</b>"
         text = escape(p.get("text") or "")
         if p["media"] == "text":
             sent = await self.bot.send_message(

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from bot.app import build_application
 from bot.settings import Settings
-from models import AuditEntry, Case, StaffMember
+from models import AuditEntry, Case, OutboxMessage, StaffMember
 from tests.botapi import DROP, BotApi, Fault
 from tests.conftest import ADMIN_ID, STAFF_CHAT_ID, make_settings
 from tests.flows import cases, report
@@ -249,6 +250,37 @@ async def test_a_reply_survives_a_restart_before_delivery(harness: Harness) -> N
     await delivered(harness)
     answers = [m for m in person.bot_messages() if m.get("text") == "Helpline: Your answer"]
     assert len(answers) == 1
+
+
+async def test_a_card_sent_again_after_a_crash_mid_send_says_so(harness: Harness) -> None:
+    await join_as(harness, "lawyer", 675, "Dana")
+    # Telegram does not answer the staff chat while the case comes in: the card stays owed.
+    harness.api.fault_rule = lambda method, params: (
+        Fault(500, "Internal Server Error") if params.get("chat_id") == STAFF_CHAT_ID else None
+    )
+    person = harness.person(676)
+    code = await report(person)
+    await harness.stop()
+    # What a kill -9 in the middle of sending leaves: the row claimed, never finished.
+    assert harness.app is None
+    probe = build_application(harness.settings)
+    async with probe.services.sessions.begin() as session:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.kind == "card")
+            .values(lease_until=datetime.now(UTC) - timedelta(seconds=1), due_at=datetime.now(UTC))
+        )
+    await probe.services.engine.dispose()
+    harness.api.fault_rule = None
+    await harness.start()
+    await delivered(harness)
+    [card] = [
+        m
+        for m in harness.api.messages[STAFF_CHAT_ID].values()
+        if m["from"]["is_bot"] and code in m.get("text", "")
+    ]
+    assert card["text"].startswith("↻ Sent again after a restart.")
+    assert f"<b>{code}</b>" in card["text"]
 
 
 async def test_outbox_delivers_everything_exactly_once_under_faults(harness: Harness) -> None:

@@ -35,6 +35,9 @@ class OutboxItem:
     case_id: int | None
     payload: dict[str, Any]
     attempts: int
+    # Claimed before and never finished: the sender died mid-send, so Telegram may have
+    # the message already. Bot API sends have no idempotency key; the staff are told instead.
+    uncertain: bool = False
 
 
 def backoff(attempts: int) -> timedelta:
@@ -92,7 +95,12 @@ class Outbox:
                 if affected(result) == 1:
                     claimed.append(
                         OutboxItem(
-                            row.id, row.kind, row.case_id, json.loads(row.payload), row.attempts
+                            row.id,
+                            row.kind,
+                            row.case_id,
+                            json.loads(row.payload),
+                            row.attempts,
+                            uncertain=row.lease_until is not None,
                         )
                     )
         return claimed
