@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import Executable
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ConversationHandler
 from telegram.ext._utils.trackingdict import TrackingDict  # no public way: see below
@@ -35,6 +35,8 @@ from bot.telegram_http import AiohttpRequest
 
 log = logging.getLogger(__name__)
 MAX_CONCURRENT_UPDATES = 64
+# How often an instance looks again at a chat another instance is handling.
+LEASE_POLL_SECONDS = 0.02
 
 
 @dataclass
@@ -80,7 +82,7 @@ class Services:
             catalogues=Catalogues(),
             help_numbers=load_help_numbers(),
             leases=ChatLeases(engine, identity) if engine.dialect.name == "postgresql" else None,
-            handled_updates=HandledUpdates(engine),
+            handled_updates=HandledUpdates(engine, shared=engine.dialect.name == "postgresql"),
         )
 
 
@@ -102,6 +104,7 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         async with startup_lock(self.services.engine):
             await migrate(self.services.engine)
             await self.services.staff.ensure_admins()
+        await self.services.handled_updates.load()
         await super().initialize()
 
     async def start(self) -> None:
@@ -123,51 +126,84 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
     async def process_update(self, update: object) -> None:
         self.in_flight += 1
         try:
-            async with self._turn(update) as handle:
-                if handle:
-                    await super().process_update(update)
-                    if self.persistence is not None:
-                        # Write-through: a crash must not lose a step the person answered.
-                        await self.update_persistence()
-                    if isinstance(update, Update):
-                        await self.services.handled_updates.record(update.update_id)
-                    self.updates_handled += 1
-                else:
-                    self.updates_skipped += 1
+            if await self._begin(update):
+                await super().process_update(update)
+                await self._finish(update)
+                self.updates_handled += 1
+            else:
+                self.updates_skipped += 1
         finally:
             self.in_flight -= 1
             if isinstance(update, Update):
                 self.last_update_id = max(self.last_update_id, update.update_id)
 
-    @asynccontextmanager
-    async def _turn(self, update: object) -> AsyncIterator[bool]:
-        """Whether to handle the update now: not handled before (Telegram resends), and with
-        several instances this one holds the chat and has its flow fresh from the database."""
-        leases = self.services.leases
-        chat = PerChatUpdateProcessor.key(update) if leases is not None else None
-        held = False
+    async def _begin(self, update: object) -> bool:
+        """Whether to handle the update: not handled before (Telegram resends), and with
+        several instances this one holds the chat and has the person's flow fresh from the
+        database. When the database is away the person is asked to try again."""
+        update_id = update.update_id if isinstance(update, Update) else None
         try:
-            try:
-                if leases is not None and chat is not None:
-                    await leases.acquire(chat)
-                    held = True
-                    await self._refresh(update)
-                repeated = isinstance(update, Update) and await self.services.handled_updates.seen(
-                    update.update_id
-                )
-            except Exception as error:  # the database is away: the person is asked to retry
-                await self.process_error(update, error)
-                yield False
-                return
-            if repeated:
-                log.info("update handled before, skipped")
-            yield not repeated
-        finally:
-            if held and leases is not None and chat is not None:
-                try:
-                    await leases.release(chat)
-                except Exception as error:  # it expires by itself
-                    log.warning("chat lease not released: %s", type(error).__name__)
+            if self.services.leases is not None and isinstance(update, Update):
+                return await self._take_chat(update)
+            return update_id is None or not await self.services.handled_updates.seen(update_id)
+        except Exception as error:
+            await self.process_error(update, error)
+            return False
+
+    async def _take_chat(self, update: Update) -> bool:
+        """Several instances: wait for the chat, read its flow, all in one transaction."""
+        leases, chat = self.services.leases, PerChatUpdateProcessor.key(update)
+        assert leases is not None and isinstance(self.persistence, DatabasePersistence)
+        user = update.effective_user
+        while True:
+            async with self.services.engine.begin() as connection:
+                if chat is not None and not await leases.try_acquire(connection, chat):
+                    await connection.rollback()
+                    await asyncio.sleep(LEASE_POLL_SECONDS)
+                    continue
+                if await self.services.handled_updates.seen(update.update_id, connection):
+                    repeated = True
+                else:
+                    repeated = False
+                    if user is not None and update.effective_chat is not None:
+                        await self._refresh(connection, update.effective_chat.id, user.id)
+            if repeated and chat is not None:
+                await self.persistence.commit(leases.release(chat))
+            return not repeated
+
+    async def _refresh(self, connection: AsyncConnection, chat_id: int, user_id: int) -> None:
+        """Load this person's flow state and draft (and forget their cached language): another
+        instance may have changed them. PTB takes the draft through refresh_user_data."""
+        assert isinstance(self.persistence, DatabasePersistence)
+        self.services.people.forget_cached(self.services.identity.pseudonym(user_id))
+        handlers = {h.name: h for h in self.persistent_conversations() if h.name is not None}
+        key = (chat_id, user_id)
+        states = await self.persistence.read_ahead(connection, list(handlers), key)
+        for name, state in states.items():
+            set_conversation_state(handlers[name], key, state)
+
+    async def _finish(self, update: object) -> None:
+        """Write-through: the flow's state, the draft, that the update was handled and (several
+        instances) the chat's release, in one transaction. A crash before it commits replays
+        the update; the flows are idempotent."""
+        assert isinstance(self.persistence, DatabasePersistence)
+        extra: list[Executable] = []
+        update_id = update.update_id if isinstance(update, Update) else None
+        if update_id is not None:
+            extra.append(self.services.handled_updates.record(update_id))
+        chat = PerChatUpdateProcessor.key(update)
+        if self.services.leases is not None and chat is not None:
+            extra.append(self.services.leases.release(chat))
+        await super().update_persistence()  # PTB hands its changes to the persistence…
+        await self.persistence.commit(*extra)  # …which writes them with ours
+        if update_id is not None:
+            self.services.handled_updates.committed(update_id)
+
+    async def update_persistence(self) -> None:
+        """PTB's own calls (its periodic job, stopping) get written at once too."""
+        await super().update_persistence()
+        if isinstance(self.persistence, DatabasePersistence):
+            await self.persistence.commit()
 
     def persistent_conversations(self) -> list[ConversationHandler[Any]]:
         return [
@@ -176,23 +212,6 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
             for handler in group
             if isinstance(handler, ConversationHandler) and handler.persistent
         ]
-
-    async def _refresh(self, update: object) -> None:
-        """Load this person's flow state (and language) from the database before PTB looks
-        at them: another instance may have changed them. The draft is PTB's user_data,
-        refreshed by PTB through DatabasePersistence.refresh_user_data."""
-        if not isinstance(update, Update) or update.effective_user is None:
-            return
-        self.services.people.forget_cached(
-            self.services.identity.pseudonym(update.effective_user.id)
-        )
-        if update.effective_chat is None or not isinstance(self.persistence, DatabasePersistence):
-            return
-        key = (update.effective_chat.id, update.effective_user.id)
-        for handler in self.persistent_conversations():
-            assert handler.name is not None
-            state = await self.persistence.conversation_state(handler.name, key)
-            set_conversation_state(handler, key, state)
 
 
 def set_conversation_state(
@@ -231,11 +250,7 @@ def build_application(settings: Settings) -> QorgauApplication:
         .base_file_url(file_url_for(settings.telegram_api_url))
         .request(AiohttpRequest())
         .get_updates_request(AiohttpRequest(connection_pool_size=1))
-        .persistence(
-            DatabasePersistence(
-                services.engine, services.identity, shared=services.leases is not None
-            )
-        )
+        .persistence(DatabasePersistence(services.engine, services.identity))
         .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
         .build(),
     )

@@ -6,13 +6,14 @@ stored encrypted, so PTB can be handed back the keys it expects after a restart.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Executable, Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from telegram.ext import BasePersistence, PersistenceInput
 
 from bot.db import upsert
@@ -32,7 +33,7 @@ ORPHAN_AFTER = 2 * FLOW_TIMEOUT
 
 
 class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
-    def __init__(self, engine: AsyncEngine, identity: Identity, *, shared: bool) -> None:
+    def __init__(self, engine: AsyncEngine, identity: Identity) -> None:
         super().__init__(
             store_data=PersistenceInput(
                 bot_data=False, chat_data=False, user_data=True, callback_data=False
@@ -42,21 +43,41 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         )
         self._engine = engine
         self._identity = identity
-        # Several instances may share the database: refresh from it before each update.
-        self.shared = shared
         # What the database holds now, so unchanged data is not written again: PTB hands
         # over every user and conversation an update touched, changed or not.
         self._written_users: dict[int, str] = {}
         self._written_states: dict[tuple[str, ConversationKey], tuple[str, float]] = {}
+        # Writes PTB handed over, committed together by `commit` (one transaction per update).
+        self._pending: list[Executable] = []
+        self._commit_lock = asyncio.Lock()
+        # Drafts read ahead with the flow state (several instances), for refresh_user_data.
+        self._fetched_drafts: dict[int, dict[Any, Any]] = {}
 
     def _hash(self, value: object) -> str:
         return self._identity.keyed_hash("persistence:" + json.dumps(value))
 
-    async def _put(self, table: Table, **values: Any) -> None:
-        # One statement per write: these run after every update, the hottest path there is.
-        statement = upsert(self._engine.dialect.name, table, values)
-        async with self._engine.begin() as connection:
-            await connection.execute(statement)
+    def _put(self, table: Table, **values: Any) -> None:
+        self._pending.append(upsert(self._engine.dialect.name, table, values))
+
+    async def commit(self, *extra: Executable) -> None:
+        """Write what PTB handed over since the last commit, and `extra`, in one transaction:
+        the hottest path there is (after every update)."""
+        # One commit at a time: a commit may carry another chat's writes (PTB hands over all
+        # it has), and that chat must not go on before they are in; the next commit takes
+        # everything queued meanwhile.
+        async with self._commit_lock:
+            statements, self._pending = [*self._pending, *extra], []
+            if not statements:
+                return
+            try:
+                async with self._engine.begin() as connection:
+                    for statement in statements:
+                        await connection.execute(statement)
+            except Exception:
+                # The database may now differ from what we think we wrote: write it all again.
+                self._written_users.clear()
+                self._written_states.clear()
+                raise
 
     async def get_user_data(self) -> dict[int, dict[Any, Any]]:
         async with self._engine.begin() as connection:
@@ -76,7 +97,7 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         serialised = json.dumps(data, sort_keys=True)
         if self._written_users.get(user_id) == serialised:
             return
-        await self._put(
+        self._put(
             cast(Table, Draft.__table__),
             user_hash=self._hash(user_id),
             user=self._identity.encrypt(user_id),
@@ -88,19 +109,15 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
     async def drop_user_data(self, user_id: int) -> None:
         if self._written_users.pop(user_id, None) is None:
             return  # nothing stored for this person
-        async with self._engine.begin() as connection:
-            await connection.execute(delete(Draft).where(Draft.user_hash == self._hash(user_id)))
+        self._pending.append(delete(Draft).where(Draft.user_hash == self._hash(user_id)))
 
     async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
         """PTB asks before each update. With one instance memory is the truth; with several
-        (shared database) another one may have moved the person's draft on."""
-        if not self.shared:
+        (shared database) another one may have moved the person's draft on: `read_ahead`
+        fetched it."""
+        if user_id not in self._fetched_drafts:
             return
-        async with self._engine.connect() as connection:
-            stored = await connection.scalar(
-                select(Draft.data).where(Draft.user_hash == self._hash(user_id))
-            )
-        data = {} if stored is None else self._identity.decrypt(stored)
+        data = self._fetched_drafts.pop(user_id)
         user_data.clear()
         user_data.update(data)
         if data:
@@ -108,21 +125,31 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         else:
             self._written_users.pop(user_id, None)
 
-    async def conversation_state(self, name: str, key: ConversationKey) -> object | None:
-        """The state stored now (another instance may have written it)."""
-        async with self._engine.connect() as connection:
-            stored = await connection.scalar(
+    async def read_ahead(
+        self, connection: AsyncConnection, names: list[str], key: tuple[int, int]
+    ) -> dict[str, object | None]:
+        """The flow states (per conversation name) and the draft stored now for this chat
+        and person, read in the caller's transaction; the draft waits for refresh_user_data."""
+        user_id = key[-1]
+        stored = await connection.scalar(
+            select(Draft.data).where(Draft.user_hash == self._hash(user_id))
+        )
+        self._fetched_drafts[user_id] = {} if stored is None else self._identity.decrypt(stored)
+        states: dict[str, object | None] = {}
+        for name in names:
+            state = await connection.scalar(
                 select(ConversationState.state).where(
                     ConversationState.name == name,
                     ConversationState.key_hash == self._hash([name, *key]),
                 )
             )
-        if stored is None:
-            self._written_states.pop((name, key), None)
-            return None
-        self._written_states[(name, key)] = (stored, time.monotonic())
-        state: object = json.loads(stored)
-        return state
+            if state is None:
+                self._written_states.pop((name, key), None)
+                states[name] = None
+            else:
+                self._written_states[(name, key)] = (state, time.monotonic())
+                states[name] = json.loads(state)
+        return states
 
     async def expire(
         self, name: str, idle: timedelta
@@ -180,14 +207,13 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         key_hash = self._hash([name, *key])
         if serialised is None:
             self._written_states.pop((name, key), None)
-            async with self._engine.begin() as connection:
-                await connection.execute(
-                    delete(ConversationState).where(
-                        ConversationState.name == name, ConversationState.key_hash == key_hash
-                    )
+            self._pending.append(
+                delete(ConversationState).where(
+                    ConversationState.name == name, ConversationState.key_hash == key_hash
                 )
+            )
             return
-        await self._put(
+        self._put(
             cast(Table, ConversationState.__table__),
             name=name,
             key_hash=key_hash,
@@ -226,4 +252,4 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         return None
 
     async def flush(self) -> None:
-        return None
+        await self.commit()  # PTB calls this on shutdown

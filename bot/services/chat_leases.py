@@ -8,20 +8,18 @@ A lease expires on its own, so an instance killed while holding one blocks nobod
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, delete
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Executable, Table, delete
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.db import upsert
 from bot.services.identity import Identity
 from models import ChatLease
 
 LEASE = timedelta(seconds=30)
-POLL_SECONDS = 0.02
 
 
 class ChatLeases:
@@ -33,26 +31,19 @@ class ChatLeases:
     def _key(self, chat_id: int) -> str:
         return self._identity.keyed_hash(f"lease:{chat_id}")
 
-    async def acquire(self, chat_id: int) -> None:
-        """Wait until this instance holds the chat (at most about one lease period)."""
-        key = self._key(chat_id)
-        while True:
-            now = datetime.now(UTC)
-            statement = upsert(
-                self._engine.dialect.name,
-                cast(Table, ChatLease.__table__),
-                {"key_hash": key, "owner": self.owner, "until": now + LEASE},
-                where=(ChatLease.until < now) | (ChatLease.owner == self.owner),
-            ).returning(ChatLease.key_hash)
-            async with self._engine.begin() as connection:
-                if (await connection.execute(statement)).first() is not None:
-                    return
-            await asyncio.sleep(POLL_SECONDS)
+    async def try_acquire(self, connection: AsyncConnection, chat_id: int) -> bool:
+        """Take the chat for this instance, in the caller's transaction, if nobody holds it."""
+        now = datetime.now(UTC)
+        statement = upsert(
+            self._engine.dialect.name,
+            cast(Table, ChatLease.__table__),
+            {"key_hash": self._key(chat_id), "owner": self.owner, "until": now + LEASE},
+            where=(ChatLease.until < now) | (ChatLease.owner == self.owner),
+        ).returning(ChatLease.key_hash)
+        return (await connection.execute(statement)).first() is not None
 
-    async def release(self, chat_id: int) -> None:
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                delete(ChatLease).where(
-                    ChatLease.key_hash == self._key(chat_id), ChatLease.owner == self.owner
-                )
-            )
+    def release(self, chat_id: int) -> Executable:
+        """The statement that gives the chat back (committed with the update's writes)."""
+        return delete(ChatLease).where(
+            ChatLease.key_hash == self._key(chat_id), ChatLease.owner == self.owner
+        )

@@ -1,40 +1,63 @@
 """Which Telegram updates were handled already, so a resent one is skipped (not a second
-"Sent!", not a second welcome). Only ids and times: nothing about anyone."""
+"Sent!", not a second welcome). Only ids and times: nothing about anyone.
+
+Telegram resends a webhook update whose answer it did not get, and polling after a crash gets
+again what it had not confirmed. The ids are written in the same transaction as the update's
+flow state; the last ones are also kept in memory, so most updates need no read at all.
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Executable, Table, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.db import affected, upsert
 from models import HandledUpdate
 
 # Telegram keeps an unconfirmed update for 24 hours; after that it cannot come again.
 KEEP = timedelta(hours=25)
+IN_MEMORY = 20_000
 
 
 class HandledUpdates:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, shared: bool) -> None:
         self._engine = engine
+        # Several instances: another one may have handled any update; always ask the database.
+        self._shared = shared
+        self._recent: OrderedDict[int, None] = OrderedDict()
+        self._high_water: int | None = None  # the newest id stored when we started
 
-    async def seen(self, update_id: int) -> bool:
+    async def load(self) -> None:
         async with self._engine.connect() as connection:
-            found = await connection.scalar(
-                select(HandledUpdate.update_id).where(HandledUpdate.update_id == update_id)
-            )
-        return found is not None
+            self._high_water = await connection.scalar(select(func.max(HandledUpdate.update_id)))
 
-    async def record(self, update_id: int) -> None:
-        statement = upsert(
+    async def seen(self, update_id: int, connection: AsyncConnection | None = None) -> bool:
+        if update_id in self._recent:
+            return True
+        if not self._shared and (self._high_water is None or update_id > self._high_water):
+            return False  # newer than anything before this start, and not seen since
+        query = select(HandledUpdate.update_id).where(HandledUpdate.update_id == update_id)
+        if connection is not None:
+            return await connection.scalar(query) is not None
+        async with self._engine.connect() as own:
+            return await own.scalar(query) is not None
+
+    def record(self, update_id: int) -> Executable:
+        """The statement that stores the id; call `committed` once it is committed."""
+        return upsert(
             self._engine.dialect.name,
             cast(Table, HandledUpdate.__table__),
             {"update_id": update_id, "at": datetime.now(UTC)},
         )
-        async with self._engine.begin() as connection:
-            await connection.execute(statement)
+
+    def committed(self, update_id: int) -> None:
+        self._recent[update_id] = None
+        if len(self._recent) > IN_MEMORY:
+            self._recent.popitem(last=False)
 
     async def prune(self) -> int:
         async with self._engine.begin() as connection:
