@@ -109,6 +109,15 @@ def row(name: str, rate: float, latencies: list[float], cpu_ms: float) -> str:
     return f"{name:<34} {rate:>9.1f} {statistics.median(ordered):>8.1f} {p95:>8.1f} {cpu_ms:>8.2f}"
 
 
+async def quiet(api: BotApi, seconds: float = 1.0) -> None:
+    """Wait until the bot has made no Bot API call (but polling) for `seconds`."""
+    while True:
+        before = sum(c.method != "getUpdates" for c in api.calls)
+        await asyncio.sleep(seconds)
+        if sum(c.method != "getUpdates" for c in api.calls) == before:
+            return
+
+
 async def measure(
     api: BotApi, name: str, module: str, env: dict[str, str], people: int, first_id: int
 ) -> list[tuple[str, float, str]]:
@@ -117,6 +126,7 @@ async def measure(
     results = []
     try:
         for n, (shape, think) in enumerate(SHAPES.items()):
+            await quiet(api)  # the last run's cards sent, nothing left over
             cpu_before = cpu_seconds(process.pid)
             rate, latencies = await load(api, people, first_id + n * people, think)
             cpu_ms = 1000 * (cpu_seconds(process.pid) - cpu_before) / len(latencies)
