@@ -46,6 +46,12 @@ PLAN = [
     "i:summary:send",
 ]
 CODE = re.compile(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b")
+# A card's first line (after the "sent again" mark, when there is one): the code, then the kind.
+CARD = re.compile(r"^(?:↻[^\n]*\n\n)?<b>([A-Z2-9]{4}-[A-Z2-9]{4})</b> · ")
+
+
+def staff_texts(staff: list[dict[str, object]]) -> list[str]:
+    return [str(m.get("text", "")) for m in staff]
 
 
 class Bot:
@@ -187,12 +193,14 @@ async def run(people: int, kills: int, backend: str, everywhere: bool) -> None:
             identity = Identity(SECRET)
             per_person = Counter(c.person for c in cases)
             staff = list(api.messages[STAFF_CHAT_ID].values())
-            cards = Counter(
-                CODE.search(m["text"]).group(0)
-                for m in staff  # type: ignore[union-attr]
-                if m.get("text", "").startswith("<b>")
+            card_heads = [m["text"] for m in staff if re.search(CARD, m.get("text", ""))]
+            cards = Counter(re.search(CARD, text).group(1) for text in card_heads)  # type: ignore[union-attr]
+            marked = sum(text.startswith("↻") for text in staff_texts(staff))
+            follow_ups = Counter(
+                re.sub(r"^↻[^\n]*\n\n", "", m["text"])
+                for m in staff
+                if "follow-up from" in m.get("text", "")
             )
-            follow_ups = Counter(m["text"] for m in staff if "follow-up from" in m.get("text", ""))
             lost_cases = [c for c in codes.values() if c not in {x.code for x in cases}]
             lost_cards = [c.code for c in cases if cards[c.code] == 0]
             print(f"database              {backend}")
@@ -211,6 +219,7 @@ async def run(people: int, kills: int, backend: str, everywhere: bool) -> None:
                 f"cards in staff chat   {sum(cards.values())}; missing: {len(lost_cards)}; "
                 f"duplicated: {sum(n > 1 for n in cards.values())}"
             )
+            print(f"marked as sent again  {marked} (after a kill in the middle of sending)")
             print(
                 f"follow-ups relayed    {sum(follow_ups.values())} of {len(codes)}; "
                 f"duplicated: {sum(n > 1 for n in follow_ups.values())}"

@@ -157,19 +157,18 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         user = update.effective_user
         while True:
             async with self.services.engine.begin() as connection:
-                if chat is not None and not await leases.try_acquire(connection, chat):
-                    await connection.rollback()
-                    await asyncio.sleep(LEASE_POLL_SECONDS)
-                    continue
-                if await self.services.handled_updates.seen(update.update_id, connection):
-                    repeated = True
-                else:
-                    repeated = False
-                    if user is not None and update.effective_chat is not None:
-                        await self._refresh(connection, update.effective_chat.id, user.id)
-            if repeated and chat is not None:
-                await self.persistence.commit(leases.release(chat))
-            return not repeated
+                held = chat is None or await leases.try_acquire(connection, chat)
+                repeated = held and await self.services.handled_updates.seen(
+                    update.update_id, connection
+                )
+                if held and not repeated and user is not None and update.effective_chat:
+                    await self._refresh(connection, update.effective_chat.id, user.id)
+            if held:
+                break
+            await asyncio.sleep(LEASE_POLL_SECONDS)  # another instance has the chat
+        if repeated and chat is not None:
+            await self.persistence.commit(leases.release(chat))
+        return not repeated
 
     async def _refresh(self, connection: AsyncConnection, chat_id: int, user_id: int) -> None:
         """Load this person's flow state and draft (and forget their cached language): another

@@ -86,7 +86,13 @@ class Sender:
                 await self._sleep()
                 continue
             for item in items:
-                await self.deliver(item)
+                try:
+                    await self.deliver(item)
+                except Exception as error:  # the database went away mid-way: the row's
+                    # lease runs out and it is sent again, marked as possibly repeated
+                    log.warning("outbox bookkeeping failed: %s", type(error).__name__)
+                    await asyncio.sleep(1)
+                    break
 
     async def _sleep(self) -> None:
         due = await self.services.outbox.next_due()
@@ -99,6 +105,7 @@ class Sender:
 
     async def deliver(self, item: OutboxItem) -> None:
         try:
+            await self.services.outbox.sending(item.id)
             await getattr(self, f"_{item.kind}")(item)
         except asyncio.CancelledError:
             # Stopping mid-send: hand the row back at once instead of holding its lease.

@@ -268,7 +268,11 @@ async def test_a_card_sent_again_after_a_crash_mid_send_says_so(harness: Harness
         await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.kind == "card")
-            .values(lease_until=datetime.now(UTC) - timedelta(seconds=1), due_at=datetime.now(UTC))
+            .values(
+                lease_until=datetime.now(UTC) - timedelta(seconds=1),
+                sending_since=datetime.now(UTC) - timedelta(seconds=31),
+                due_at=datetime.now(UTC),
+            )
         )
     await probe.services.engine.dispose()
     harness.api.fault_rule = None

@@ -35,8 +35,8 @@ class OutboxItem:
     case_id: int | None
     payload: dict[str, Any]
     attempts: int
-    # Claimed before and never finished: the sender died mid-send, so Telegram may have
-    # the message already. Bot API sends have no idempotency key; the staff are told instead.
+    # The sender stopped in the middle of sending it before, so Telegram may have it
+    # already. Bot API sends have no idempotency key; the staff are told instead.
     uncertain: bool = False
 
 
@@ -100,13 +100,19 @@ class Outbox:
                             row.case_id,
                             json.loads(row.payload),
                             row.attempts,
-                            uncertain=row.lease_until is not None,
+                            uncertain=row.sending_since is not None,
                         )
                     )
         return claimed
 
+    async def sending(self, item_id: int) -> None:
+        """Mark the row as being sent now (see OutboxMessage.sending_since)."""
+        await self._finish(item_id, sending_since=datetime.now(UTC))
+
     async def sent(self, item_id: int) -> None:
-        await self._finish(item_id, status="sent", sent_at=datetime.now(UTC), lease_until=None)
+        await self._finish(
+            item_id, status="sent", sent_at=datetime.now(UTC), lease_until=None, sending_since=None
+        )
 
     async def failed(self, item_id: int, error: str, *, tell_staff_of: int | None) -> None:
         """Give up on a message; the staff notice about it (for case `tell_staff_of`) is
@@ -115,7 +121,9 @@ class Outbox:
             await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == item_id)
-                .values(status="failed", last_error=error[:120], lease_until=None)
+                .values(
+                    status="failed", last_error=error[:120], lease_until=None, sending_since=None
+                )
             )
             if tell_staff_of is not None:
                 enqueue(session, "staff_notice", tell_staff_of, notice=error)
@@ -128,6 +136,7 @@ class Outbox:
             last_error=error[:120],
             due_at=datetime.now(UTC) + delay,
             lease_until=None,
+            sending_since=None,
         )
 
     async def _finish(self, item_id: int, **values: Any) -> None:

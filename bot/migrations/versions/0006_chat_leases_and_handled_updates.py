@@ -1,4 +1,4 @@
-"""chat leases and handled updates
+"""chat leases, handled updates, outbox sending mark
 
 Revision ID: 0006
 Revises: 0005
@@ -35,8 +35,15 @@ def upgrade() -> None:
     with op.batch_alter_table("handled_updates", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_handled_updates_at"), ["at"], unique=False)
 
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("sending_since", models.base.UTCDateTime(timezone=True), nullable=True)
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_column("sending_since")
     with op.batch_alter_table("handled_updates", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_handled_updates_at"))
     op.drop_table("handled_updates")
