@@ -16,7 +16,7 @@ import logging
 from telegram import Update
 from telegram.error import Conflict, TelegramError
 
-from bot.app import ALLOWED_UPDATES, QorgauApplication
+from bot.app import ALLOWED_UPDATES, QorgauApplication, until_telegram_answers
 
 log = logging.getLogger("qorgau.polling")
 LONG_POLL_SECONDS = 10
@@ -24,8 +24,9 @@ LONG_POLL_SECONDS = 10
 
 async def poll(application: QorgauApplication, stop: asyncio.Event) -> None:
     """Run the application in polling mode until `stop` is set."""
-    async with application:  # initialize (migrations) … shutdown
-        await application.bot.delete_webhook()
+    await until_telegram_answers(application.initialize, stop)  # migrations, getMe
+    async with application:  # … shutdown at the end
+        await until_telegram_answers(application.bot.delete_webhook, stop)
         await application.start()
         offset: int | None = None
         fetch: asyncio.Future[tuple[Update, ...]] | None = None

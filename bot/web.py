@@ -14,7 +14,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select, text
 from telegram import Update
 
-from bot.app import ALLOWED_UPDATES, QorgauApplication
+from bot.app import ALLOWED_UPDATES, QorgauApplication, until_telegram_answers
 from models import BroadcastDelivery, Case
 
 log = logging.getLogger("qorgau.web")
@@ -120,15 +120,18 @@ async def serve_webhook(application: QorgauApplication, stop: asyncio.Event) -> 
     """Run until `stop` is set: web server up, webhook registered, updates flowing."""
     settings = application.services.settings
     assert settings.webhook_url is not None and settings.webhook_secret is not None
+    secret = settings.webhook_secret.get_secret_value()
     runner = web.AppRunner(make_web_app(application), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", settings.port).start()
     try:
-        async with application:
-            await application.bot.set_webhook(
-                url=settings.webhook_url,
-                secret_token=settings.webhook_secret.get_secret_value(),
-                allowed_updates=ALLOWED_UPDATES,
+        await until_telegram_answers(application.initialize, stop)  # migrations, getMe
+        async with application:  # … shutdown at the end
+            await until_telegram_answers(
+                lambda: application.bot.set_webhook(
+                    url=settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
+                ),
+                stop,
             )
             await application.start()
             log.info("webhook mode: listening on port %s", settings.port)

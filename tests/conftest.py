@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -49,8 +50,43 @@ async def database_for(backend: str, tmp_path: Path) -> AsyncIterator[str]:
         await _drop_postgres(name)
 
 
+# One PostgreSQL database for the tests that do not need one of their own, emptied before
+# each test: creating a database and migrating it costs half a second, emptying it 20 ms.
+_reused: tuple[str, str] | None = None
+
+
+async def _emptied_postgres() -> str:
+    global _reused
+    if _reused is not None:
+        connection = await asyncpg.connect(f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{_reused[0]}")
+        try:
+            await connection.execute("SET lock_timeout = '5s'")
+            tables = await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"
+            )
+            if tables:
+                names = ", ".join(f'"{row["tablename"]}"' for row in tables)
+                await connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            return _reused[1]
+        except asyncpg.PostgresError:  # something still holds it: start over
+            await _drop_postgres(_reused[0])
+        finally:
+            await connection.close()
+    _reused = await _fresh_postgres()
+    return _reused[1]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _reused is not None:
+        asyncio.run(_drop_postgres(_reused[0]))
+
+
 @pytest.fixture
 async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    if DEFAULT_BACKEND == "postgresql":
+        yield await _emptied_postgres()
+        return
     async for url in database_for(DEFAULT_BACKEND, tmp_path):
         yield url
 

@@ -16,3 +16,15 @@ async def test_bot_survives_telegram_errors_and_answers_afterwards(harness: Harn
     assert not person.bot_messages()
     await person.send("/start")
     assert person.text.startswith("If you or someone else is in danger now")
+
+
+async def test_bot_starts_when_telegram_fails_while_it_starts(harness: Harness) -> None:
+    await harness.stop()
+    harness.api.faults["getMe"].append(Fault(500, "Internal Server Error"))
+    harness.api.faults["deleteWebhook"].append(Fault(429, "Too Many Requests", retry_after=1))
+    await harness.start()  # waits until the bot runs
+    failed = [c.method for c in harness.api.calls if c.method in ("getMe", "deleteWebhook")]
+    assert failed.count("getMe") >= 2 and failed.count("deleteWebhook") >= 2
+    person = harness.person(202)
+    await person.send("/start")
+    assert person.text.startswith("If you or someone else is in danger now")

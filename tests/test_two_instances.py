@@ -11,6 +11,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -21,7 +22,7 @@ from bot.app import QorgauApplication, build_application
 from bot.web import SECRET_HEADER, serve_webhook
 from models import Case, ConversationState, OutboxMessage
 from tests.botapi import BotApi, User
-from tests.conftest import STAFF_CHAT_ID, make_settings
+from tests.conftest import STAFF_CHAT_ID, database_for, make_settings
 from tests.test_webhook import free_port
 
 pytestmark = pytest.mark.skipif(
@@ -62,7 +63,13 @@ class Instance:
 
 
 @pytest.fixture
-async def instances(botapi: BotApi, database_url: str) -> AsyncIterator[list[Instance]]:
+async def instances(botapi: BotApi, tmp_path: Path) -> AsyncIterator[list[Instance]]:
+    async for url in database_for("postgresql", tmp_path):  # new and empty
+        async for pair in _started(botapi, url):
+            yield pair
+
+
+async def _started(botapi: BotApi, database_url: str) -> AsyncIterator[list[Instance]]:
     pair = [Instance(botapi, database_url), Instance(botapi, database_url)]
     # Started together: they take turns to migrate the same empty database.
     await asyncio.gather(*(i.start() for i in pair))
