@@ -106,7 +106,7 @@ SHAPES: dict[str, tuple[float, float] | None] = {"flooded": None, "paced 1-3 s":
 def row(name: str, rate: float, latencies: list[float], cpu_ms: float) -> str:
     ordered = sorted(latencies)
     p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return f"{name:<34} {rate:>9.1f} {statistics.median(ordered):>8.1f} {p95:>8.1f} {cpu_ms:>8.2f}"
+    return f"{name:<40} {rate:>9.1f} {statistics.median(ordered):>8.1f} {p95:>8.1f} {cpu_ms:>8.2f}"
 
 
 async def quiet(api: BotApi, seconds: float = 1.0) -> None:
@@ -166,7 +166,7 @@ async def run(people: int, backends: list[str]) -> None:
     ]
     await api.stop()
     print(f"{people} people at once, {len(STEPS)} updates each (the whole report flow); 2 cores")
-    print(f"{'':<34} {'upd/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>8}")
+    print(f"{'':<40} {'upd/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>8}")
     for runs in [echo, echo_aiohttp, *qorgau]:
         print("\n".join(line for _, _, line in runs))
     ceiling = {shape: rate for shape, rate, _ in echo}

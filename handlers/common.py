@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
 
 from babel.support import Translations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.app import Services, services_of
@@ -15,7 +19,10 @@ from bot.i18n import N_, pick_locale
 from bot.services.help_numbers import numbers_to_show
 from bot.services.intake_form import Question, label
 
+T = TypeVar("T")
 EXIT = N_("Exit and clear chat")
+# Telegram asking to wait longer than this is not a hiccup: the person is not kept waiting.
+RETRY_WITHIN_SECONDS = 5.0
 # Kinds of message a person or a volunteer may send besides text.
 MEDIA = ("photo", "document", "voice", "video", "audio", "video_note", "sticker", "animation")
 
@@ -124,10 +131,14 @@ async def show(
     """Show a screen: edit the pressed message in place, or send a new one below."""
     query = update.callback_query
     if query is not None:
-        await query.answer()
+        # Only stops the button's spinner: failing it must not cost the person the screen.
+        with contextlib.suppress(TelegramError):
+            await query.answer()
         if not new and query.message is not None:
             try:
-                await query.edit_message_text(text, reply_markup=markup)
+                await again_if_telegram_hiccups(
+                    lambda: query.edit_message_text(text, reply_markup=markup)
+                )
                 return
             except BadRequest as error:
                 if "not modified" in str(error):
@@ -135,6 +146,27 @@ async def show(
     chat = update.effective_chat
     assert chat is not None
     await send_screen(context, v, chat.id, text, markup)
+
+
+async def again_if_telegram_hiccups(call: Callable[[], Awaitable[T]]) -> T:
+    """A screen the person waits for is tried up to three times when Telegram hiccups (429
+    with a short wait, a 5xx, a dropped connection): a lost "Sent" makes people report
+    again. After a dropped connection Telegram may have shown it already; a screen twice is
+    the lesser harm."""
+    for attempt in range(3):
+        try:
+            return await call()
+        except RetryAfter as error:
+            after = error.retry_after
+            wait = after.total_seconds() if isinstance(after, timedelta) else float(after)
+            if attempt == 2 or wait > RETRY_WITHIN_SECONDS:
+                raise
+            await asyncio.sleep(wait)
+        except NetworkError as error:  # TimedOut too; BadRequest is a NetworkError in PTB
+            if attempt == 2 or isinstance(error, BadRequest):
+                raise
+            await asyncio.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 async def send_screen(
@@ -145,6 +177,8 @@ async def send_screen(
     markup: InlineKeyboardMarkup | None = None,
 ) -> None:
     """Send a new message and remember its id, so "Exit and clear chat" can delete it."""
-    sent = await context.bot.send_message(chat_id, text, reply_markup=markup)
+    sent = await again_if_telegram_hiccups(
+        lambda: context.bot.send_message(chat_id, text, reply_markup=markup)
+    )
     if chat_id > 0:  # a private chat: its id is the person's
         await v.services.chat_log.remember(v.pseudonym, [sent.message_id])

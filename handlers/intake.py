@@ -388,7 +388,12 @@ async def send(
     if query is not None:
         with contextlib.suppress(TelegramError):
             await query.edit_message_reply_markup(None)
-    return await finish(update, context, v, text, numbers=True, new=True)
+    try:
+        return await finish(update, context, v, text, numbers=True, new=True)
+    except TelegramError as error:
+        # The case is stored and the flow is over whatever Telegram says; /mycases shows it.
+        log.warning("confirmation not shown: %s", type(error).__name__)
+        return END
 
 
 async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
