@@ -23,6 +23,7 @@ T = TypeVar("T")
 EXIT = N_("Exit and clear chat")
 # Telegram asking to wait longer than this is not a hiccup: the person is not kept waiting.
 RETRY_WITHIN_SECONDS = 5.0
+ATTEMPTS = 4  # waits 0.5, 1, 2 s in between: at most 3.5 s more for a hiccup
 # Kinds of message a person or a volunteer may send besides text.
 MEDIA = ("photo", "document", "voice", "video", "audio", "video_note", "sticker", "animation")
 
@@ -149,23 +150,23 @@ async def show(
 
 
 async def again_if_telegram_hiccups(call: Callable[[], Awaitable[T]]) -> T:
-    """A screen the person waits for is tried up to three times when Telegram hiccups (429
+    """A screen the person waits for is tried up to four times when Telegram hiccups (429
     with a short wait, a 5xx, a dropped connection): a lost "Sent" makes people report
     again. After a dropped connection Telegram may have shown it already; a screen twice is
     the lesser harm."""
-    for attempt in range(3):
+    for attempt in range(ATTEMPTS):
         try:
             return await call()
         except RetryAfter as error:
             after = error.retry_after
             wait = after.total_seconds() if isinstance(after, timedelta) else float(after)
-            if attempt == 2 or wait > RETRY_WITHIN_SECONDS:
+            if attempt == ATTEMPTS - 1 or wait > RETRY_WITHIN_SECONDS:
                 raise
             await asyncio.sleep(wait)
         except NetworkError as error:  # TimedOut too; BadRequest is a NetworkError in PTB
-            if attempt == 2 or isinstance(error, BadRequest):
+            if attempt == ATTEMPTS - 1 or isinstance(error, BadRequest):
                 raise
-            await asyncio.sleep(0.5 * (attempt + 1))
+            await asyncio.sleep(0.5 * 2**attempt)
     raise AssertionError("unreachable")
 
 
