@@ -12,8 +12,9 @@ from bot.services.retention import erase_expired
 log = logging.getLogger("qorgau.housekeeping")
 
 
-async def prune_chat_log(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Message ids older than 48 hours can no longer be deleted: forget them."""
+async def prune_ids(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Message ids older than 48 hours can no longer be deleted, and update ids older than
+    25 hours can no longer come again: forget them."""
     services = services_of(context)
     removed = await services.chat_log.prune()
     log.info("pruned %s message ids older than 48 hours", removed)
@@ -35,7 +36,7 @@ async def erase_expired_cases(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def register(application: QorgauApplication) -> None:
     assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
-    application.job_queue.run_repeating(prune_chat_log, interval=3600, first=60, name="prune")
+    application.job_queue.run_repeating(prune_ids, interval=3600, first=60, name="prune")
     application.job_queue.run_repeating(
         erase_expired_cases, interval=24 * 3600, first=120, name="retention"
     )

@@ -124,3 +124,23 @@ async def test_message_ids_older_than_48_hours_are_pruned(harness: Harness) -> N
         )
     assert await services.chat_log.prune() == 1
     assert len(await services.chat_log.deletable(services.identity.pseudonym(408))) == 2
+
+
+async def test_the_prune_job_forgets_old_message_and_update_ids(harness: Harness) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from models import HandledUpdate
+
+    person = harness.person(409)
+    await person.send("/start")  # one update handled: its id is kept
+    assert harness.app is not None and harness.app.job_queue is not None
+    services = harness.app.services
+    async with services.sessions.begin() as session:
+        session.add(HandledUpdate(update_id=10**9, at=datetime.now(UTC) - timedelta(hours=26)))
+    [job] = [j for j in harness.app.job_queue.jobs() if j.name == "prune"]
+    await job.run(harness.app)
+    async with services.sessions() as session:
+        kept = (await session.scalars(select(HandledUpdate.update_id))).all()
+    assert kept and 10**9 not in kept
