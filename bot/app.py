@@ -6,13 +6,11 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import Executable
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import Update
-from telegram.error import NetworkError, RetryAfter
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ConversationHandler
 from telegram.ext._utils.trackingdict import TrackingDict  # no public way: see below
 
@@ -60,7 +58,6 @@ class Services:
     # Several instances may share a PostgreSQL database; SQLite is one instance only.
     leases: ChatLeases | None
     handled_updates: HandledUpdates
-    ready: bool = False  # initialized: migrated, admins ensured, PTB initialized
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
@@ -103,15 +100,12 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
     background: list[asyncio.Task[None]]
 
     async def initialize(self) -> None:
-        if self.services.ready:
-            return  # `async with application` after a retried initialize
         # Before PTB's own initialize: persistence reads its tables there.
         async with startup_lock(self.services.engine):
             await migrate(self.services.engine)
             await self.services.staff.ensure_admins()
         await self.services.handled_updates.load()
         await super().initialize()
-        self.services.ready = True
 
     async def start(self) -> None:
         await super().start()
@@ -126,7 +120,6 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         await super().stop()
 
     async def shutdown(self) -> None:
-        self.services.ready = False
         await super().shutdown()
         await self.services.engine.dispose()
 
@@ -230,29 +223,6 @@ def set_conversation_state(
         conversations.data.pop(key, None)
     else:
         conversations.update_no_track({key: state})
-
-
-async def until_telegram_answers(
-    call: Callable[[], Coroutine[Any, Any, object]], stop: asyncio.Event | None = None
-) -> None:
-    """Run a start-up call (getMe, setWebhook…) until Telegram answers it. A Telegram hiccup
-    while starting must not leave the help line down until someone restarts it by hand."""
-    delay = 1.0
-    while True:
-        try:
-            await call()
-            return
-        except (NetworkError, RetryAfter) as error:  # TimedOut is a NetworkError
-            wait = delay
-            if isinstance(error, RetryAfter):
-                after = error.retry_after
-                wait = after.total_seconds() if isinstance(after, timedelta) else float(after)
-            name = type(error).__name__
-            log.warning("Telegram did not answer at start (%s), again in %.0f s", name, wait)
-            if stop is not None and stop.is_set():
-                raise
-            await asyncio.sleep(wait)
-            delay = min(delay * 2, 30.0)
 
 
 def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:

@@ -16,7 +16,8 @@ import logging
 from telegram import Update
 from telegram.error import Conflict, TelegramError
 
-from bot.app import ALLOWED_UPDATES, QorgauApplication, until_telegram_answers
+from bot.app import ALLOWED_UPDATES, QorgauApplication
+from bot.telegram_http import again_on_hiccup
 
 log = logging.getLogger("qorgau.polling")
 LONG_POLL_SECONDS = 10
@@ -24,9 +25,9 @@ LONG_POLL_SECONDS = 10
 
 async def poll(application: QorgauApplication, stop: asyncio.Event) -> None:
     """Run the application in polling mode until `stop` is set."""
-    await until_telegram_answers(application.initialize, stop)  # migrations, getMe
-    async with application:  # … shutdown at the end
-        await until_telegram_answers(application.bot.delete_webhook, stop)
+    await again_on_hiccup(application.initialize, attempts=None, stop=stop)  # migrations, getMe
+    try:
+        await again_on_hiccup(application.bot.delete_webhook, attempts=None, stop=stop)
         await application.start()
         offset: int | None = None
         fetch: asyncio.Future[tuple[Update, ...]] | None = None
@@ -69,3 +70,5 @@ async def poll(application: QorgauApplication, stop: asyncio.Event) -> None:
                 with contextlib.suppress(TelegramError):
                     await application.bot.get_updates(offset=offset, timeout=0)
             await application.stop()
+    finally:
+        await application.shutdown()

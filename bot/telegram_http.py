@@ -8,11 +8,20 @@ PTB documents `BaseRequest` as the place to plug in another HTTP library; this i
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TypeVar
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
-from telegram.error import NetworkError, TimedOut
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+T = TypeVar("T")
+log = logging.getLogger("qorgau.telegram")
 
 # PTB's own defaults for HTTPXRequest, so behaviour under a slow Telegram stays the same.
 READ_TIMEOUT = 5.0
@@ -87,3 +96,39 @@ class AiohttpRequest(BaseRequest):
         except aiohttp.ClientError as error:
             # The class name only: an aiohttp message can quote the URL, and it has the token.
             raise NetworkError(f"aiohttp.{type(error).__name__}") from error
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    """How long Telegram asked us to wait (PTB gives seconds or a timedelta)."""
+    after = error.retry_after
+    return after.total_seconds() if isinstance(after, timedelta) else float(after)
+
+
+async def again_on_hiccup(
+    call: Callable[[], Awaitable[T]],
+    *,
+    attempts: int | None,
+    longest_wait: float = 30.0,
+    stop: asyncio.Event | None = None,
+) -> T:
+    """Call until Telegram answers, through hiccups: a 429 (waiting as asked, unless that is
+    longer than `longest_wait`), a 5xx, a timeout or a dropped connection; waits 0.5, 1, 2 s…
+    in between. `attempts=None`: until `stop` is set. A refusal (400 Bad Request, 403) is no
+    hiccup and is raised at once."""
+    attempt = 0
+    while True:
+        try:
+            return await call()
+        except (RetryAfter, NetworkError) as error:  # BadRequest is a NetworkError in PTB
+            attempt += 1
+            out_of_tries = attempts is not None and attempt >= attempts
+            if isinstance(error, BadRequest) or out_of_tries or (stop and stop.is_set()):
+                raise
+            if isinstance(error, RetryAfter):
+                wait = retry_after_seconds(error)
+                if wait > longest_wait:
+                    raise
+            else:
+                wait = min(0.5 * 2 ** (attempt - 1), longest_wait)
+            log.info("Telegram hiccup (%s), again in %.1f s", type(error).__name__, wait)
+            await asyncio.sleep(wait)

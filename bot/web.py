@@ -14,7 +14,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select, text
 from telegram import Update
 
-from bot.app import ALLOWED_UPDATES, QorgauApplication, until_telegram_answers
+from bot.app import ALLOWED_UPDATES, QorgauApplication
+from bot.telegram_http import again_on_hiccup
 from models import BroadcastDelivery, Case
 
 log = logging.getLogger("qorgau.web")
@@ -125,17 +126,21 @@ async def serve_webhook(application: QorgauApplication, stop: asyncio.Event) -> 
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", settings.port).start()
     try:
-        await until_telegram_answers(application.initialize, stop)  # migrations, getMe
-        async with application:  # … shutdown at the end
-            await until_telegram_answers(
+        # Migrations and getMe, through Telegram hiccups; then shut down whatever happens.
+        await again_on_hiccup(application.initialize, attempts=None, stop=stop)
+        try:
+            await again_on_hiccup(
                 lambda: application.bot.set_webhook(
                     url=settings.webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
                 ),
-                stop,
+                attempts=None,
+                stop=stop,
             )
             await application.start()
             log.info("webhook mode: listening on port %s", settings.port)
             await stop.wait()
             await application.stop()
+        finally:
+            await application.shutdown()
     finally:
         await runner.cleanup()

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import timedelta
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
@@ -29,6 +28,7 @@ from bot.app import QorgauApplication, Services, services_of
 from bot.i18n import N_
 from bot.services.broadcasts import Progress, Recipient
 from bot.settings import LOCALES
+from bot.telegram_http import retry_after_seconds
 from handlers.common import EXIT, Viewer, button, viewer
 from handlers.language import LANGUAGE_NAMES
 from handlers.staff_admin import admin_viewer, reply
@@ -291,9 +291,7 @@ class Broadcaster:
                 self.app.bot, self.services, r.chat_id, r.version, r.locale
             )
         except RetryAfter as error:
-            after = error.retry_after
-            seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
-            return "pending", seconds, None  # not sent: it goes out later
+            return "pending", retry_after_seconds(error), None  # not sent: it goes out later
         except Forbidden:
             return "blocked", 0.0, None
         except (BadRequest, TelegramError):

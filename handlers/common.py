@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TypeVar
 
 from babel.support import Translations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.app import Services, services_of
 from bot.i18n import N_, pick_locale
 from bot.services.help_numbers import numbers_to_show
 from bot.services.intake_form import Question, label
+from bot.telegram_http import again_on_hiccup
 
-T = TypeVar("T")
 EXIT = N_("Exit and clear chat")
-# Telegram asking to wait longer than this is not a hiccup: the person is not kept waiting.
-RETRY_WITHIN_SECONDS = 5.0
-ATTEMPTS = 4  # waits 0.5, 1, 2 s in between: at most 3.5 s more for a hiccup
+# A screen the person waits for is tried up to four times when Telegram hiccups (0.5, 1, 2 s
+# apart; a 429 asking for over 5 s is not waited for): a lost "Sent" makes people report
+# again. After a dropped connection Telegram may have shown it already; a screen twice is
+# the lesser harm.
+SCREEN_ATTEMPTS, SCREEN_LONGEST_WAIT = 4, 5.0
 # Kinds of message a person or a volunteer may send besides text.
 MEDIA = ("photo", "document", "voice", "video", "audio", "video_note", "sticker", "animation")
 
@@ -137,8 +136,10 @@ async def show(
             await query.answer()
         if not new and query.message is not None:
             try:
-                await again_if_telegram_hiccups(
-                    lambda: query.edit_message_text(text, reply_markup=markup)
+                await again_on_hiccup(
+                    lambda: query.edit_message_text(text, reply_markup=markup),
+                    attempts=SCREEN_ATTEMPTS,
+                    longest_wait=SCREEN_LONGEST_WAIT,
                 )
                 return
             except BadRequest as error:
@@ -149,27 +150,6 @@ async def show(
     await send_screen(context, v, chat.id, text, markup)
 
 
-async def again_if_telegram_hiccups(call: Callable[[], Awaitable[T]]) -> T:
-    """A screen the person waits for is tried up to four times when Telegram hiccups (429
-    with a short wait, a 5xx, a dropped connection): a lost "Sent" makes people report
-    again. After a dropped connection Telegram may have shown it already; a screen twice is
-    the lesser harm."""
-    for attempt in range(ATTEMPTS):
-        try:
-            return await call()
-        except RetryAfter as error:
-            after = error.retry_after
-            wait = after.total_seconds() if isinstance(after, timedelta) else float(after)
-            if attempt == ATTEMPTS - 1 or wait > RETRY_WITHIN_SECONDS:
-                raise
-            await asyncio.sleep(wait)
-        except NetworkError as error:  # TimedOut too; BadRequest is a NetworkError in PTB
-            if attempt == ATTEMPTS - 1 or isinstance(error, BadRequest):
-                raise
-            await asyncio.sleep(0.5 * 2**attempt)
-    raise AssertionError("unreachable")
-
-
 async def send_screen(
     context: ContextTypes.DEFAULT_TYPE,
     v: Viewer,
@@ -178,8 +158,10 @@ async def send_screen(
     markup: InlineKeyboardMarkup | None = None,
 ) -> None:
     """Send a new message and remember its id, so "Exit and clear chat" can delete it."""
-    sent = await again_if_telegram_hiccups(
-        lambda: context.bot.send_message(chat_id, text, reply_markup=markup)
+    sent = await again_on_hiccup(
+        lambda: context.bot.send_message(chat_id, text, reply_markup=markup),
+        attempts=SCREEN_ATTEMPTS,
+        longest_wait=SCREEN_LONGEST_WAIT,
     )
     if chat_id > 0:  # a private chat: its id is the person's
         await v.services.chat_log.remember(v.pseudonym, [sent.message_id])

@@ -23,6 +23,7 @@ from bot.app import QorgauApplication, Services
 from bot.i18n import N_
 from bot.services.outbox import OutboxItem
 from bot.services.staff import pick_route
+from bot.telegram_http import retry_after_seconds
 from handlers.common import EXIT, button
 from handlers.staff_cards import card_buttons, card_text, mention
 from models import Case
@@ -126,9 +127,8 @@ class Sender:
         outbox = self.services.outbox
         to_person = item.kind in TO_PERSON
         if isinstance(error, RetryAfter):
-            after = error.retry_after
-            seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
-            await self._retry(item, "RetryAfter", timedelta(seconds=seconds))
+            after = timedelta(seconds=retry_after_seconds(error))
+            await self._retry(item, "RetryAfter", after)
         elif isinstance(error, Forbidden | Undeliverable) and to_person:
             reason = error.reason if isinstance(error, Undeliverable) else "blocked"
             await outbox.failed(item.id, reason, tell_staff_of=item.case_id)
