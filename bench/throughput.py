@@ -3,6 +3,10 @@ against the Bot API stand-in; a bare python-telegram-bot echo bot is measured in
 as the ceiling. Prints updates per second and p50/p95 latency per update.
 
     .venv/bin/python -m bench.throughput [--people 200] [--db sqlite postgresql]
+                                         [--mode polling webhook]
+
+Qorgau runs in polling mode (the default) and in webhook mode (the stand-in then POSTs each
+update to the bot, as Telegram does, up to 40 at a time).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 
 from tests.botapi import BotApi, User
 from tests.conftest import database_for
+from tests.test_webhook import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,7 +92,9 @@ async def in_process(api: BotApi, module: str, env: dict[str, str]) -> asyncio.s
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    await api.wait_for(lambda c: c.method == "deleteWebhook", after=len(api.calls), timeout=60)
+    # Polling deletes any webhook first; webhook mode registers its own.
+    ready = "setWebhook" if env.get("WEBHOOK_URL") else "deleteWebhook"
+    await api.wait_for(lambda c: c.method == ready, after=len(api.calls), timeout=60)
     await asyncio.sleep(0.5)
     return process
 
@@ -138,7 +145,7 @@ async def measure(
 
 
 async def measure_qorgau(
-    api: BotApi, backend: str, people: int, first_id: int
+    api: BotApi, backend: str, mode: str, people: int, first_id: int
 ) -> list[tuple[str, float, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         async for url in database_for(backend, Path(tmp)):
@@ -149,33 +156,43 @@ async def measure_qorgau(
                 "DEFAULT_LOCALE": "en",
                 "WEBHOOK_URL": "",
             }
-            return await measure(api, f"qorgau, {backend}", "bot", env, people, first_id)
+            if mode == "webhook":
+                port = free_port()
+                api.webhook_host = f"http://127.0.0.1:{port}"
+                env |= {
+                    "WEBHOOK_URL": "https://qorgau.example.org/telegram",
+                    "WEBHOOK_SECRET": "bench-webhook-secret",
+                    "PORT": str(port),
+                }
+            name = f"qorgau, {backend}, {mode}"
+            return await measure(api, name, "bot", env, people, first_id)
     raise RuntimeError("no database")
 
 
-async def run(people: int, backends: list[str]) -> None:
+async def run(people: int, backends: list[str], modes: list[str]) -> None:
     api = BotApi()
     await api.start()
     echo = await measure(api, "echo, PTB default (httpx)", "bench.echo_bot", {}, people, 10**6)
     echo_aiohttp = await measure(
         api, "echo, aiohttp like qorgau", "bench.echo_bot", {"ECHO_AIOHTTP": "1"}, people, 2 * 10**6
     )
+    setups = [(backend, mode) for backend in backends for mode in modes]
     qorgau = [
-        await measure_qorgau(api, backend, people, (3 + n) * 10**6)
-        for n, backend in enumerate(backends)
+        await measure_qorgau(api, backend, mode, people, (3 + n) * 10**6)
+        for n, (backend, mode) in enumerate(setups)
     ]
     await api.stop()
     print(f"{people} people at once, {len(STEPS)} updates each (the whole report flow); 2 cores")
     print(f"{'':<40} {'upd/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>8}")
-    for runs in [echo, echo_aiohttp, *qorgau]:
-        print("\n".join(line for _, _, line in runs))
+    for rows in [echo, echo_aiohttp, *qorgau]:
+        print("\n".join(line for _, _, line in rows))
     ceiling = {shape: rate for shape, rate, _ in echo}
     same_transport = {shape: rate for shape, rate, _ in echo_aiohttp}
-    for backend, runs in zip(backends, qorgau, strict=True):
-        shape, rate, _ = runs[0]
+    for (backend, mode), results in zip(setups, qorgau, strict=True):
+        shape, rate, _ = results[0]
         print(
-            f"qorgau, {backend}, {shape}: {100 * rate / ceiling[shape]:.0f} % of the bare PTB "
-            f"echo bot, {100 * rate / same_transport[shape]:.0f} % of the aiohttp echo bot"
+            f"qorgau, {backend}, {mode}, {shape}: {100 * rate / ceiling[shape]:.0f} % of the "
+            f"bare PTB echo bot, {100 * rate / same_transport[shape]:.0f} % of the aiohttp echo bot"
         )
     print("CPU ms: the bot process's CPU time (user + system) per update handled.")
 
@@ -186,8 +203,11 @@ def main() -> None:
     parser.add_argument(
         "--db", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"]
     )
+    parser.add_argument(
+        "--mode", nargs="+", choices=["polling", "webhook"], default=["polling", "webhook"]
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.people, args.db))
+    asyncio.run(run(args.people, args.db, args.mode))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 
 BOT_USER = {"id": 7000000001, "is_bot": True, "first_name": "Qorgau", "username": "qorgau_bot"}
@@ -96,6 +98,14 @@ class BotApi:
         self.blocked: set[int] = set()  # people who blocked the bot
         # chat id -> future resolved by the bot's next message or edit there (benchmarks)
         self.chat_waiters: dict[int, asyncio.Future[float]] = {}
+        # Webhook delivery, as Telegram does it once setWebhook is called: only when a test
+        # says where the registered (public) URL's path is served locally.
+        self.webhook_host: str | None = None  # e.g. "http://127.0.0.1:8443"
+        self.webhook_connections = 40  # Telegram's default max_connections
+        self._webhook: tuple[str, str] | None = None  # local URL, secret
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self._http: aiohttp.ClientSession | None = None
+        self._delivering: asyncio.Semaphore | None = None
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -116,6 +126,11 @@ class BotApi:
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
+        for task in self._deliveries:
+            task.cancel()
+        await asyncio.gather(*self._deliveries, return_exceptions=True)
+        if self._http is not None:
+            await self._http.close()
         if self._runner:
             await self._runner.cleanup()
 
@@ -204,6 +219,41 @@ class BotApi:
                     has_updates = self._changed.wait_for(lambda: bool(self._updates))
                     await asyncio.wait_for(has_updates, timeout)
         return list(self._updates[: int(params.get("limit") or 100)])
+
+    async def _m_setWebhook(self, params: dict[str, Any]) -> bool:
+        if self.webhook_host is not None:
+            local = self.webhook_host + (urlsplit(str(params["url"])).path or "/")
+            self._webhook = (local, str(params.get("secret_token", "")))
+            self._delivering = asyncio.Semaphore(self.webhook_connections)
+            for update in self._updates:  # queued while there was no webhook
+                self._deliver(update)
+            self._updates.clear()
+        return True
+
+    async def _m_deleteWebhook(self, params: dict[str, Any]) -> bool:
+        self._webhook = None
+        return True
+
+    def _deliver(self, update: dict[str, Any]) -> None:
+        task = asyncio.create_task(self._post_update(update))
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def _post_update(self, update: dict[str, Any]) -> None:
+        """POST one update to the webhook until it is answered with 200, as Telegram does
+        (it keeps trying while the bot is down)."""
+        assert self._webhook is not None and self._delivering is not None
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        url, secret = self._webhook
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
+        async with self._delivering:
+            while True:
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with self._http.post(url, json=update, headers=headers) as response:
+                        if response.status == 200:
+                            return
+                await asyncio.sleep(0.1)
 
     def _new_message(self, params: dict[str, Any], **content: Any) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
@@ -317,7 +367,10 @@ class BotApi:
 
     async def _push(self, update: dict[str, Any]) -> dict[str, Any]:
         update["update_id"] = next(self._update_ids)
-        self._updates.append(update)
+        if self._webhook is not None:
+            self._deliver(update)
+        else:
+            self._updates.append(update)
         await self._notify()
         return update
 
