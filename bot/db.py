@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Table, event, text
+from sqlalchemy import Executable, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult, Result
 from sqlalchemy.ext.asyncio import (
@@ -86,9 +86,25 @@ async def migrate(engine: AsyncEngine) -> None:
         await connection.run_sync(_upgrade)
 
 
+async def execute_all(engine: AsyncEngine, *statements: Executable) -> None:
+    """Run statements in one transaction (no ORM session: the cheap way for hot paths)."""
+    async with engine.begin() as connection:
+        for statement in statements:
+            await connection.execute(statement)
+
+
 def affected(result: Result[Any]) -> int:
     """Rows changed by an UPDATE or DELETE (typed: session.execute returns a plain Result)."""
     return int(cast(CursorResult[Any], result).rowcount)
+
+
+def _insert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def insert_new(dialect: str, table: Table, values: dict[str, Any]) -> Insert:
+    """INSERT, or nothing if a row with the same primary key is there."""
+    return _insert(dialect, table).values(**values).on_conflict_do_nothing()
 
 
 def upsert(
@@ -96,8 +112,7 @@ def upsert(
 ) -> Insert:
     """INSERT, or UPDATE the row with the same primary key (only where `where` holds):
     one statement, no read first."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(**values)
+    statement = _insert(dialect, table).values(**values)
     keys = [column.name for column in table.primary_key]
     return statement.on_conflict_do_update(
         index_elements=keys,

@@ -15,11 +15,13 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
+from sqlalchemy import Executable
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.app import QorgauApplication, Services
+from bot.db import execute_all
 from bot.i18n import N_
 from bot.services.outbox import OutboxItem
 from bot.services.staff import pick_route
@@ -78,22 +80,20 @@ class Sender:
             await self.services.outbox.due_now()
         while True:
             try:
-                items = await self.services.outbox.claim_due()
+                item = await self.services.outbox.claim_next()
             except Exception as error:  # the database is away: wait, try again
                 log.warning("outbox claim failed: %s", type(error).__name__)
                 await asyncio.sleep(1)
                 continue
-            if not items:
+            if item is None:
                 await self._sleep()
                 continue
-            for item in items:
-                try:
-                    await self.deliver(item)
-                except Exception as error:  # the database went away mid-way: the row's
-                    # lease runs out and it is sent again, marked as possibly repeated
-                    log.warning("outbox bookkeeping failed: %s", type(error).__name__)
-                    await asyncio.sleep(1)
-                    break
+            try:
+                await self.deliver(item)
+            except Exception as error:  # the database went away mid-way: the row's lease
+                # runs out and it is sent again, marked as possibly repeated
+                log.warning("outbox bookkeeping failed: %s", type(error).__name__)
+                await asyncio.sleep(1)
 
     async def _sleep(self) -> None:
         due = await self.services.outbox.next_due()
@@ -105,9 +105,10 @@ class Sender:
         self.wake.clear()
 
     async def deliver(self, item: OutboxItem) -> None:
+        """Send a claimed row; what the sending changed (card ids, links, message ids kept
+        for "Exit and clear chat") is written in the transaction that marks it sent."""
         try:
-            await self.services.outbox.sending(item.id)
-            await getattr(self, f"_{item.kind}")(item)
+            outcome: list[Executable] = await getattr(self, f"_{item.kind}")(item)
         except asyncio.CancelledError:
             # Stopping mid-send: hand the row back at once instead of holding its lease.
             await asyncio.shield(self._retry(item, "stopped", timedelta(0)))
@@ -115,7 +116,7 @@ class Sender:
         except Exception as error:
             await asyncio.shield(self._after_failure(item, error))
             return
-        await asyncio.shield(self.services.outbox.sent(item.id))
+        await asyncio.shield(self.services.outbox.sent(item.id, *outcome))
         self.delivered += 1
 
     async def _retry(self, item: OutboxItem, error: str, after: timedelta | None) -> None:
@@ -182,11 +183,16 @@ class Sender:
         routed = pick_route(rules, case.kind, case.category, case.locale)
         return routed or self.services.settings.staff_chat_id
 
-    async def _ensure_card(self, case: Case, *, repeat: bool = False) -> Case:
-        """Post the card (in a topic of its own where the chat has topics) unless it is up.
-        `repeat`: an earlier try may have reached the chat; the card says so."""
-        if case.card_message_id is not None:
-            return case
+    async def _ensure_card(self, case: Case) -> Case:
+        """The case with its card up: posted now (and recorded at once) if it was not."""
+        if case.card_message_id is None:
+            await execute_all(self.services.engine, *await self._post_card(case))
+        return case
+
+    async def _post_card(self, case: Case, *, repeat: bool = False) -> list[Executable]:
+        """Post the card (in a topic of its own where the chat has topics); `case` is
+        updated, the statements that record it are returned. `repeat`: an earlier try may
+        have reached the chat; the card says so."""
         chat_id = await self._chat_for(case)
         topic_id = case.topic_id
         if topic_id is None and await self._is_forum(chat_id):
@@ -203,13 +209,12 @@ class Sender:
             reply_markup=card_buttons(self.staff_t, case),
             message_thread_id=topic_id,
         )
-        await self.services.casework.card_posted(case.id, chat_id, message.message_id, topic_id)
         case.staff_chat_id, case.card_message_id, case.topic_id = (
             chat_id,
             message.message_id,
             topic_id,
         )
-        return case
+        return self.services.casework.card_posted(case.id, chat_id, message.message_id, topic_id)
 
     def _where(self, case: Case) -> dict[str, Any]:
         assert case.card_message_id is not None
@@ -223,10 +228,13 @@ class Sender:
     def _repeat_mark(self) -> str:
         return escape(self.staff_t.gettext(MAY_REPEAT)) + "\n\n"
 
-    async def _card(self, item: OutboxItem) -> None:
-        await self._ensure_card(await self._case(item), repeat=item.uncertain)
+    async def _card(self, item: OutboxItem) -> list[Executable]:
+        case = await self._case(item)
+        if case.card_message_id is not None:
+            return []
+        return await self._post_card(case, repeat=item.uncertain)
 
-    async def _to_staff(self, item: OutboxItem) -> None:
+    async def _to_staff(self, item: OutboxItem) -> list[Executable]:
         case = await self._ensure_card(await self._case(item))
         assert case.staff_chat_id is not None
         p = item.payload
@@ -254,20 +262,21 @@ class Sender:
                 **self._where(case),
             )
             message_id = copied.message_id
-        await self.services.casework.link(case.staff_chat_id, message_id, case.id)
+        return [self.services.casework.linked(case.staff_chat_id, message_id, case.id)]
 
-    async def _staff_notice(self, item: OutboxItem) -> None:
+    async def _staff_notice(self, item: OutboxItem) -> list[Executable]:
         case = await self._ensure_card(await self._case(item))
         assert case.staff_chat_id is not None
         notice = NOTICES[item.payload["notice"]]
         text = f"{case.code}: " + self.staff_t.gettext(notice)
         await self.bot.send_message(case.staff_chat_id, text, **self._where(case))
+        return []
 
-    async def _escalation(self, item: OutboxItem) -> None:
+    async def _escalation(self, item: OutboxItem) -> list[Executable]:
         case = await self._ensure_card(await self._case(item))
         assert case.staff_chat_id is not None
         if case.status != "open" or case.taken_by is not None:
-            return  # taken or closed meanwhile: nothing to escalate
+            return []  # taken or closed meanwhile: nothing to escalate
         seniors = [
             m for m in await self.services.staff.members() if m.role in ("coordinator", "admin")
         ]
@@ -285,7 +294,7 @@ class Sender:
             reply_markup=card_buttons(self.staff_t, case),
             **self._where(case),
         )
-        await self.services.casework.link(case.staff_chat_id, sent.message_id, case.id)
+        return [self.services.casework.linked(case.staff_chat_id, sent.message_id, case.id)]
 
     # -- the person's side ---------------------------------------------------------------------
 
@@ -294,31 +303,33 @@ class Sender:
             raise Undeliverable("no_address")
         return int(self.services.identity.decrypt(case.reply_to))
 
-    async def _remember(self, case: Case, message_id: int) -> None:
-        if case.person is not None:
-            await self.services.chat_log.remember(case.person, [message_id])
+    def _remembered(self, case: Case, message_id: int) -> list[Executable]:
+        """Keep the id for "Exit and clear chat" (unless the person erased the link)."""
+        if case.person is None:
+            return []
+        return [self.services.chat_log.remembered(case.person, [message_id])]
 
-    async def _to_person(self, item: OutboxItem) -> None:
+    async def _to_person(self, item: OutboxItem) -> list[Executable]:
         case = await self._case(item)
         chat_id = self._person_chat(case)
         p = item.payload
         helpline = self.services.catalogues[case.locale].gettext("Helpline")
+        answered = self.services.casework.answered(case.id)
         if p["media"] == "text":
             sent = await self.bot.send_message(chat_id, f"{helpline}: {p.get('text') or ''}")
-            await self._remember(case, sent.message_id)
-        else:
-            caption: str | None = f"{helpline}: {p['text']}" if p.get("text") else helpline
-            if p["media"] in NO_CAPTION:
-                sent = await self.bot.send_message(chat_id, f"{helpline}:")
-                await self._remember(case, sent.message_id)
-                caption = None
-            copied = await self.bot.copy_message(
-                chat_id, p["chat_id"], p["message_id"], caption=caption
-            )
-            await self._remember(case, copied.message_id)
-        await self.services.casework.answered(case.id)
+            return [*self._remembered(case, sent.message_id), answered]
+        caption: str | None = f"{helpline}: {p['text']}" if p.get("text") else helpline
+        if p["media"] in NO_CAPTION:
+            sent = await self.bot.send_message(chat_id, f"{helpline}:")
+            # Kept at once: the copy below may fail and be tried again.
+            await execute_all(self.services.engine, *self._remembered(case, sent.message_id))
+            caption = None
+        copied = await self.bot.copy_message(
+            chat_id, p["chat_id"], p["message_id"], caption=caption
+        )
+        return [*self._remembered(case, copied.message_id), answered]
 
-    async def _closed_notice(self, item: OutboxItem) -> None:
+    async def _closed_notice(self, item: OutboxItem) -> list[Executable]:
         case = await self._case(item)
         chat_id = self._person_chat(case)
         t = self.services.catalogues[case.locale]
@@ -334,7 +345,7 @@ class Sender:
             ]
         )
         sent = await self.bot.send_message(chat_id, text, reply_markup=markup)
-        await self._remember(case, sent.message_id)
+        return self._remembered(case, sent.message_id)
 
 
 async def run_sender(application: QorgauApplication) -> None:

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from typing import cast
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Executable, Table, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.db import affected
+from bot.db import affected, execute_all, insert_new
 from bot.i18n import N_
 from bot.services.outbox import Outbox, enqueue
 from bot.services.staff import Staff, audit
@@ -53,8 +54,14 @@ def dashed(code: str) -> str:
 
 class Casework:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], staff: Staff, outbox: Outbox
+        self,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        staff: Staff,
+        outbox: Outbox,
     ) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
         self._sessions = sessions
         self._staff = staff
         self._outbox = outbox
@@ -189,20 +196,24 @@ class Casework:
         self._outbox.poke()
         return Outcome(Result.OK, case)
 
-    async def link(self, chat_id: int, message_id: int, case_id: int) -> None:
-        async with self._sessions.begin() as session:
-            await session.merge(RelayLink(chat_id=chat_id, message_id=message_id, case_id=case_id))
+    def linked(self, chat_id: int, message_id: int, case_id: int) -> Executable:
+        """The statement that links a staff-chat message to its case."""
+        values = {"chat_id": chat_id, "message_id": message_id, "case_id": case_id}
+        return insert_new(self._dialect, cast(Table, RelayLink.__table__), values)
 
-    async def card_posted(
+    async def link(self, chat_id: int, message_id: int, case_id: int) -> None:
+        await execute_all(self._engine, self.linked(chat_id, message_id, case_id))
+
+    def card_posted(
         self, case_id: int, chat_id: int, message_id: int, topic_id: int | None
-    ) -> None:
-        async with self._sessions.begin() as session:
-            case = await session.get(Case, case_id)
-            if case is None:
-                return
-            case.staff_chat_id, case.card_message_id = chat_id, message_id
-            case.topic_id = topic_id
-            await session.merge(RelayLink(chat_id=chat_id, message_id=message_id, case_id=case_id))
+    ) -> list[Executable]:
+        """The statements that record a case's card (committed with its outbox row)."""
+        return [
+            update(Case)
+            .where(Case.id == case_id)
+            .values(staff_chat_id=chat_id, card_message_id=message_id, topic_id=topic_id),
+            self.linked(chat_id, message_id, case_id),
+        ]
 
     async def topic_made(self, case_id: int, chat_id: int, topic_id: int) -> None:
         async with self._sessions.begin() as session:
@@ -210,11 +221,13 @@ class Casework:
             if case is not None:
                 case.staff_chat_id, case.topic_id = chat_id, topic_id
 
-    async def answered(self, case_id: int) -> None:
-        async with self._sessions.begin() as session:
-            case = await session.get(Case, case_id)
-            if case is not None and case.first_answer_at is None:
-                case.first_answer_at = datetime.now(UTC)
+    def answered(self, case_id: int) -> Executable:
+        """The statement that records the first answer's time (the first one only)."""
+        return (
+            update(Case)
+            .where(Case.id == case_id, Case.first_answer_at.is_(None))
+            .values(first_answer_at=datetime.now(UTC))
+        )
 
     async def escalate_due(self, period: timedelta, now: datetime | None = None) -> list[str]:
         """Queue a re-post for every open, untaken case whose wait passed its period

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Executable, delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.db import affected
+from bot.db import affected, execute_all
 from models import ChatMessage
 
 # Telegram lets a bot delete private-chat messages for 48 hours after they were sent.
@@ -16,12 +16,19 @@ DELETABLE_FOR = timedelta(hours=48)
 
 
 class ChatLog:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._engine = engine
         self._sessions = sessions
 
+    def remembered(self, pseudonym: str, message_ids: Iterable[int]) -> Executable:
+        """The statement that keeps message ids (commit it with the cause of the messages)."""
+        now = datetime.now(UTC)
+        return insert(ChatMessage).values(
+            [{"person": pseudonym, "message_id": m, "at": now} for m in message_ids]
+        )
+
     async def remember(self, pseudonym: str, message_ids: Iterable[int]) -> None:
-        async with self._sessions.begin() as session:
-            session.add_all(ChatMessage(person=pseudonym, message_id=m) for m in message_ids)
+        await execute_all(self._engine, self.remembered(pseudonym, message_ids))
 
     async def remember_many(self, pairs: Iterable[tuple[str, int]]) -> None:
         async with self._sessions.begin() as session:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import ColumnElement, Executable, and_, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from bot.db import affected
@@ -46,7 +46,8 @@ def backoff(attempts: int) -> timedelta:
 
 
 class Outbox:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._engine = engine
         self._sessions = sessions
         self._listeners: list[Callable[[], None]] = []
 
@@ -58,60 +59,66 @@ class Outbox:
         for listener in self._listeners:
             listener()
 
-    async def claim_due(self, limit: int = 20) -> list[OutboxItem]:
-        """Claim due rows, oldest first, at most one per case and never ahead of an older
-        pending row of the same case (a case's messages arrive in order)."""
-        now = datetime.now(UTC)
-        earlier = aliased(OutboxMessage)
-        query = (
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.status == "pending",
-                OutboxMessage.due_at <= now,
-                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
-                ~exists().where(
-                    earlier.case_id == OutboxMessage.case_id,
-                    earlier.status == "pending",
-                    earlier.id < OutboxMessage.id,
-                ),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
+    def _free(self, now: datetime) -> ColumnElement[bool]:
+        """Pending and not claimed by a live sender."""
+        return and_(
+            OutboxMessage.status == "pending",
+            or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
         )
-        claimed = []
-        async with self._sessions.begin() as session:
-            for row in (await session.scalars(query)).all():
-                # Compare-and-set: a second sender (another instance) cannot take it too.
-                result = await session.execute(
-                    update(OutboxMessage)
-                    .where(
-                        OutboxMessage.id == row.id,
-                        OutboxMessage.status == "pending",
-                        or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
-                    )
-                    .values(lease_until=now + LEASE)
-                    .execution_options(synchronize_session=False)
+
+    async def claim_next(self) -> OutboxItem | None:
+        """Claim the oldest due row, never ahead of an older pending row of the same case (a
+        case's messages arrive in order), and mark it as being sent now (see
+        OutboxMessage.sending_since): the caller sends it at once. None when nothing is due."""
+        t, earlier = OutboxMessage, aliased(OutboxMessage)
+        for _race in range(3):  # another instance took the row between the two statements
+            now = datetime.now(UTC)
+            pick = (
+                select(t.id, t.kind, t.case_id, t.payload, t.attempts, t.sending_since)
+                .where(
+                    self._free(now),
+                    t.due_at <= now,
+                    ~exists().where(
+                        earlier.case_id == t.case_id,
+                        earlier.status == "pending",
+                        earlier.id < t.id,
+                    ),
                 )
-                if affected(result) == 1:
-                    claimed.append(
-                        OutboxItem(
-                            row.id,
-                            row.kind,
-                            row.case_id,
-                            json.loads(row.payload),
-                            row.attempts,
-                            uncertain=row.sending_since is not None,
-                        )
-                    )
-        return claimed
+                .order_by(t.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer anyway
+            )
+            async with self._engine.begin() as connection:
+                row = (await connection.execute(pick)).first()
+                if row is None:
+                    return None
+                # Compare-and-set: a second sender (another instance) cannot take it too.
+                claimed = await connection.execute(
+                    update(t)
+                    .where(t.id == row.id, self._free(now))
+                    .values(lease_until=now + LEASE, sending_since=now)
+                )
+            if affected(claimed) == 1:
+                return OutboxItem(
+                    row.id,
+                    row.kind,
+                    row.case_id,
+                    json.loads(row.payload),
+                    row.attempts,
+                    uncertain=row.sending_since is not None,
+                )
+        return None
 
-    async def sending(self, item_id: int) -> None:
-        """Mark the row as being sent now (see OutboxMessage.sending_since)."""
-        await self._finish(item_id, sending_since=datetime.now(UTC))
-
-    async def sent(self, item_id: int) -> None:
+    async def sent(self, item_id: int, *outcome: Executable) -> None:
+        """Mark a row sent, with what its delivery changed (`outcome`) in the same
+        transaction: a crash cannot keep one without the other."""
         await self._finish(
-            item_id, status="sent", sent_at=datetime.now(UTC), lease_until=None, sending_since=None
+            item_id,
+            *outcome,
+            status="sent",
+            sent_at=datetime.now(UTC),
+            lease_until=None,
+            sending_since=None,
         )
 
     async def failed(self, item_id: int, error: str, *, tell_staff_of: int | None) -> None:
@@ -139,9 +146,11 @@ class Outbox:
             sending_since=None,
         )
 
-    async def _finish(self, item_id: int, **values: Any) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(
+    async def _finish(self, item_id: int, *also: Executable, **values: Any) -> None:
+        async with self._engine.begin() as connection:
+            for statement in also:
+                await connection.execute(statement)
+            await connection.execute(
                 update(OutboxMessage).where(OutboxMessage.id == item_id).values(**values)
             )
 
