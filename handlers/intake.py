@@ -356,6 +356,8 @@ async def send(
         may_answer=draft.get("answer") == "yes",
         consent_at=datetime.fromisoformat(draft["consent_at"]),
     )
+    # Asked first: once the case is stored the outbox starts on its card at once.
+    nobody_on_duty = case.may_answer and not await v.services.staff.anyone_on_duty()
     try:
         code = await v.services.cases.open(v.pseudonym, chat.id, v.locale, case)
     except TooManyCases:
@@ -377,7 +379,7 @@ async def send(
             "if you want to ask about this request later."
         )
     text = text.format(code=code)
-    if case.may_answer and not await v.services.staff.members(on_duty=True):
+    if nobody_on_duty:
         text += "\n\n" + v._(
             "Right now no volunteer is on duty, so the answer may take several hours. "
             "If someone is in danger, call the numbers below now."

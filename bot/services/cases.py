@@ -73,35 +73,39 @@ class Cases:
         self._identity = identity
         self._outbox = outbox
 
-    async def opened_recently(self, pseudonym: str, now: datetime | None = None) -> int:
+    async def opened_recently(
+        self, pseudonym: str, now: datetime | None = None, session: AsyncSession | None = None
+    ) -> int:
         since = (now or datetime.now(UTC)) - timedelta(hours=1)
-        async with self._sessions() as session:
-            count = await session.scalar(
-                select(func.count())
-                .select_from(Case)
-                .where(Case.person == pseudonym, Case.created_at >= since)
-            )
-        return int(count or 0)
+        query = (
+            select(func.count())
+            .select_from(Case)
+            .where(Case.person == pseudonym, Case.created_at >= since)
+        )
+        if session is not None:
+            return int(await session.scalar(query) or 0)
+        async with self._sessions() as own:
+            return int(await own.scalar(query) or 0)
 
     async def may_open(self, pseudonym: str) -> bool:
         return await self.opened_recently(pseudonym) < MAX_CASES_PER_HOUR
 
     async def open(self, pseudonym: str, chat_id: int, locale: str, draft: CaseDraft) -> str:
-        """Store the case (scrubbed, pseudonymous) and return its reference code."""
-        if draft.intake_key is not None:
-            async with self._sessions() as session:
-                existing = await session.scalar(
-                    select(Case.code).where(Case.intake_key == draft.intake_key)
-                )
-            if existing is not None:
-                return str(existing)  # this flow was sent already (an update seen twice)
-        if not await self.may_open(pseudonym):
-            raise TooManyCases
+        """Store the case (scrubbed, pseudonymous) and return its reference code; all in one
+        transaction, the person waits for it."""
         description = scrub(draft.description.strip())[:DESCRIPTION_LIMIT] or None
         for _attempt in range(5):
             code = new_code()
             try:
                 async with self._sessions.begin() as session:
+                    if draft.intake_key is not None:
+                        existing = await session.scalar(
+                            select(Case.code).where(Case.intake_key == draft.intake_key)
+                        )
+                        if existing is not None:
+                            return str(existing)  # this flow was sent already (seen twice)
+                    if await self.opened_recently(pseudonym, session=session) >= MAX_CASES_PER_HOUR:
+                        raise TooManyCases
                     case = Case(
                         code=code,
                         kind=draft.kind,
@@ -137,7 +141,9 @@ class Cases:
                 self._outbox.poke()
                 return code
             except IntegrityError:
-                continue  # the random code was taken: draw another
+                # The random code was taken (draw another), or the same flow was sent at the
+                # same moment elsewhere (the next round finds it by its intake key).
+                continue
         raise RuntimeError("could not draw a free case code")
 
     async def of_person(self, pseudonym: str, *, open_only: bool = True) -> list[CaseSummary]:

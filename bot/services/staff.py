@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import affected
@@ -112,6 +112,10 @@ class Staff:
             query = query.where(StaffMember.on_duty == on_duty)
         async with self._sessions() as session:
             return [_member(row) for row in (await session.scalars(query)).all()]
+
+    async def anyone_on_duty(self) -> bool:
+        async with self._sessions() as session:
+            return bool(await session.scalar(select(exists().where(StaffMember.on_duty))))
 
     async def to_ping(self, kind: str) -> list[Member]:
         """On-duty staff for a new case of this kind: its role and coordinators; if none of
