@@ -8,7 +8,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Executable
+from sqlalchemy import ColumnElement, Executable, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, ConversationHandler
@@ -55,7 +55,7 @@ class Services:
     stats: Stats
     catalogues: Catalogues
     help_numbers: list[HelpNumber]
-    # Several instances may share a PostgreSQL database; SQLite is one instance only.
+    # Set when several instances may share the work (webhook mode on PostgreSQL).
     leases: ChatLeases | None
     handled_updates: HandledUpdates
 
@@ -64,8 +64,11 @@ class Services:
         engine = make_engine(settings.database_url)
         sessions = make_sessionmaker(engine)
         identity = Identity(settings.secret_key.get_secret_value())
-        outbox = Outbox(sessions)
+        outbox = Outbox(engine, sessions)
         staff = Staff(sessions, settings.admin_ids)
+        # Several instances can share the work only behind a webhook, on PostgreSQL: Telegram
+        # gives updates to one poller only, and SQLite serves one process.
+        shared = bool(settings.webhook_url) and engine.dialect.name == "postgresql"
         return cls(
             settings=settings,
             engine=engine,
@@ -73,16 +76,16 @@ class Services:
             identity=identity,
             people=People(sessions),
             cases=Cases(sessions, identity, outbox),
-            chat_log=ChatLog(sessions),
+            chat_log=ChatLog(engine, sessions),
             outbox=outbox,
             staff=staff,
-            casework=Casework(sessions, staff, outbox),
+            casework=Casework(engine, sessions, staff, outbox),
             broadcasts=Broadcasts(sessions, identity, settings.default_locale),
             stats=Stats(sessions),
             catalogues=Catalogues(),
             help_numbers=load_help_numbers(),
-            leases=ChatLeases(engine, identity) if engine.dialect.name == "postgresql" else None,
-            handled_updates=HandledUpdates(engine, shared=engine.dialect.name == "postgresql"),
+            leases=ChatLeases(engine, identity) if shared else None,
+            handled_updates=HandledUpdates(engine, shared=shared),
         )
 
 
@@ -151,35 +154,57 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
             return False
 
     async def _take_chat(self, update: Update) -> bool:
-        """Several instances: wait for the chat, read its flow, all in one transaction."""
+        """Several instances: wait for the chat, then read whether the update was handled
+        already and the person's flow, language and draft, in one query (the person waits)."""
         leases, chat = self.services.leases, PerChatUpdateProcessor.key(update)
-        assert leases is not None and isinstance(self.persistence, DatabasePersistence)
-        user = update.effective_user
+        assert leases is not None
         while True:
             async with self.services.engine.begin() as connection:
                 held = chat is None or await leases.try_acquire(connection, chat)
-                repeated = held and await self.services.handled_updates.seen(
-                    update.update_id, connection
-                )
-                if held and not repeated and user is not None and update.effective_chat:
-                    await self._refresh(connection, update.effective_chat.id, user.id)
+                repeated = held and await self._read_ahead(connection, update)
             if held:
                 break
             await asyncio.sleep(LEASE_POLL_SECONDS)  # another instance has the chat
         if repeated and chat is not None:
+            assert isinstance(self.persistence, DatabasePersistence)
             await self.persistence.commit(leases.release(chat))
         return not repeated
 
-    async def _refresh(self, connection: AsyncConnection, chat_id: int, user_id: int) -> None:
-        """Load this person's flow state and draft (and forget their cached language): another
-        instance may have changed them. PTB takes the draft through refresh_user_data."""
-        assert isinstance(self.persistence, DatabasePersistence)
-        self.services.people.forget_cached(self.services.identity.pseudonym(user_id))
+    async def _read_ahead(self, connection: AsyncConnection, update: Update) -> bool:
+        """Whether the update was handled before; if not, load what another instance may have
+        changed: the flow states, the draft (PTB takes it through refresh_user_data) and the
+        person's language."""
+        services, persistence = self.services, self.persistence
+        assert isinstance(persistence, DatabasePersistence)
+        if services.handled_updates.seen_here(update.update_id):
+            return True
+        user, chat = update.effective_user, update.effective_chat
+        columns: dict[str, ColumnElement[Any]] = {
+            "seen": services.handled_updates.seen_query(update.update_id)
+        }
         handlers = {h.name: h for h in self.persistent_conversations() if h.name is not None}
-        key = (chat_id, user_id)
-        states = await self.persistence.read_ahead(connection, list(handlers), key)
-        for name, state in states.items():
-            set_conversation_state(handlers[name], key, state)
+        key = (chat.id, user.id) if user is not None and chat is not None else None
+        if user is not None:
+            pseudonym = services.identity.pseudonym(user.id)
+            columns["locale"] = services.people.locale_query(pseudonym)
+            columns["draft"] = persistence.draft_query(user.id)
+        if key is not None:
+            columns |= {f"state:{name}": persistence.state_query(name, key) for name in handlers}
+        row = (
+            (await connection.execute(select(*(c.label(n) for n, c in columns.items()))))
+            .one()
+            ._mapping
+        )
+        if row["seen"]:
+            return True
+        if user is not None:
+            services.people.remember_locale(pseudonym, row["locale"])
+            persistence.drafted(user.id, row["draft"])
+        if key is not None:
+            for name, handler in handlers.items():
+                state = persistence.stated(name, key, row[f"state:{name}"])
+                set_conversation_state(handler, key, state)
+        return False
 
     async def _finish(self, update: object) -> None:
         """Write-through: the flow's state, the draft, that the update was handled and (several
@@ -197,6 +222,12 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         await self.persistence.commit(*extra)  # …which writes them with ours
         if update_id is not None:
             self.services.handled_updates.committed(update_id)
+
+    def write_with_update(self, *statements: Executable) -> None:
+        """Write these in the transaction that ends the update being handled (cheaper than
+        one of their own; a crash before it replays the update)."""
+        assert isinstance(self.persistence, DatabasePersistence)
+        self.persistence.add(*statements)
 
     async def update_persistence(self) -> None:
         """PTB's own calls (its periodic job, stopping) get written at once too."""

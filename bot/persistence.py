@@ -12,8 +12,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Executable, ScalarSelect, Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import BasePersistence, PersistenceInput
 
 from bot.db import upsert
@@ -58,6 +58,10 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
 
     def _put(self, table: Table, **values: Any) -> None:
         self._pending.append(upsert(self._engine.dialect.name, table, values))
+
+    def add(self, *statements: Executable) -> None:
+        """Write these with the next commit."""
+        self._pending.extend(statements)
 
     async def commit(self, *extra: Executable) -> None:
         """Write what PTB handed over since the last commit, and `extra`, in one transaction:
@@ -113,8 +117,8 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
 
     async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
         """PTB asks before each update. With one instance memory is the truth; with several
-        (shared database) another one may have moved the person's draft on: `read_ahead`
-        fetched it."""
+        (shared database) another one may have moved the person's draft on: `drafted` has
+        it."""
         if user_id not in self._fetched_drafts:
             return
         data = self._fetched_drafts.pop(user_id)
@@ -125,31 +129,34 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         else:
             self._written_users.pop(user_id, None)
 
-    async def read_ahead(
-        self, connection: AsyncConnection, names: list[str], key: tuple[int, int]
-    ) -> dict[str, object | None]:
-        """The flow states (per conversation name) and the draft stored now for this chat
-        and person, read in the caller's transaction; the draft waits for refresh_user_data."""
-        user_id = key[-1]
-        stored = await connection.scalar(
-            select(Draft.data).where(Draft.user_hash == self._hash(user_id))
-        )
-        self._fetched_drafts[user_id] = {} if stored is None else self._identity.decrypt(stored)
-        states: dict[str, object | None] = {}
-        for name in names:
-            state = await connection.scalar(
-                select(ConversationState.state).where(
-                    ConversationState.name == name,
-                    ConversationState.key_hash == self._hash([name, *key]),
-                )
+    def draft_query(self, user_id: int) -> ScalarSelect[str | None]:
+        """The stored draft, as a column of the query read before an update (several
+        instances); hand the value to `drafted`."""
+        return select(Draft.data).where(Draft.user_hash == self._hash(user_id)).scalar_subquery()
+
+    def state_query(self, name: str, key: tuple[int, int]) -> ScalarSelect[str | None]:
+        """The stored flow state, likewise; hand the value to `stated`."""
+        return (
+            select(ConversationState.state)
+            .where(
+                ConversationState.name == name,
+                ConversationState.key_hash == self._hash([name, *key]),
             )
-            if state is None:
-                self._written_states.pop((name, key), None)
-                states[name] = None
-            else:
-                self._written_states[(name, key)] = (state, time.monotonic())
-                states[name] = json.loads(state)
-        return states
+            .scalar_subquery()
+        )
+
+    def drafted(self, user_id: int, stored: str | None) -> None:
+        """The draft as stored now; PTB takes it through refresh_user_data."""
+        self._fetched_drafts[user_id] = {} if stored is None else self._identity.decrypt(stored)
+
+    def stated(self, name: str, key: tuple[int, int], stored: str | None) -> object | None:
+        """The flow state as stored now (None: no flow), and remember it as written."""
+        if stored is None:
+            self._written_states.pop((name, key), None)
+            return None
+        self._written_states[(name, key)] = (stored, time.monotonic())
+        state: object = json.loads(stored)
+        return state
 
     async def expire(
         self, name: str, idle: timedelta

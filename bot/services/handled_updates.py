@@ -12,7 +12,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Executable, Table, delete, func, select
+from sqlalchemy import ColumnElement, Executable, Table, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.db import affected, upsert
@@ -45,6 +45,14 @@ class HandledUpdates:
             return await connection.scalar(query) is not None
         async with self._engine.connect() as own:
             return await own.scalar(query) is not None
+
+    def seen_here(self, update_id: int) -> bool:
+        """Handled by this process lately (no need to ask the database)."""
+        return update_id in self._recent
+
+    def seen_query(self, update_id: int) -> ColumnElement[bool]:
+        """True in a query where the update was handled (by any instance)."""
+        return exists().where(HandledUpdate.update_id == update_id)
 
     def record(self, update_id: int) -> Executable:
         """The statement that stores the id; call `committed` once it is committed."""

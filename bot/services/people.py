@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ScalarSelect, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import affected
 from models import Case, ChatMessage, Person
 
 # Retention may change a language behind our back; this bounds how long we lag. (Another
-# instance's change is seen at once: QorgauApplication forgets the entry before each update.)
+# instance's change is seen at once: QorgauApplication reads it again before each update.)
 LOCALE_CACHE_SECONDS = 60.0
 
 
@@ -31,13 +31,18 @@ class People:
             locale: str | None = await session.scalar(
                 select(Person.locale).where(Person.pseudonym == pseudonym)
             )
+        self.remember_locale(pseudonym, locale)
+        return locale
+
+    def locale_query(self, pseudonym: str) -> ScalarSelect[str | None]:
+        """The stored language, as a column of a bigger query (see `remember_locale`)."""
+        return select(Person.locale).where(Person.pseudonym == pseudonym).scalar_subquery()
+
+    def remember_locale(self, pseudonym: str, locale: str | None) -> None:
+        """Keep a language read by `locale_query` (fresh from the database) in the cache."""
         if len(self._locales) > 50_000:
             self._locales.clear()
         self._locales[pseudonym] = (locale, time.monotonic() + LOCALE_CACHE_SECONDS)
-        return locale
-
-    def forget_cached(self, pseudonym: str) -> None:
-        self._locales.pop(pseudonym, None)
 
     async def set_locale(self, pseudonym: str, locale: str) -> None:
         async with self._sessions.begin() as session:
