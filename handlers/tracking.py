@@ -1,6 +1,9 @@
-"""Remember the ids of the person's own messages, for "Exit and clear chat"."""
+"""Remember the ids of the person's own messages, for "Exit and clear chat". Written with
+the update: if the bot dies first, the update comes again and is remembered then."""
 
 from __future__ import annotations
+
+from typing import cast
 
 from telegram import Update
 from telegram.ext import ContextTypes, TypeHandler
@@ -13,7 +16,9 @@ async def remember_incoming(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     if message is None or user is None or message.chat.type != "private":
         return
     services = services_of(context)
-    await services.chat_log.remember(services.identity.pseudonym(user.id), [message.message_id])
+    pseudonym = services.identity.pseudonym(user.id)
+    application = cast(QorgauApplication, context.application)
+    application.write_with_update(services.chat_log.remembered(pseudonym, [message.message_id]))
 
 
 def register(application: QorgauApplication) -> None:
