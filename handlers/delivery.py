@@ -23,7 +23,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from bot.app import QorgauApplication, Services
 from bot.db import execute_all
 from bot.i18n import N_
-from bot.services.outbox import OutboxItem
+from bot.services.outbox import TO_PERSON, OutboxItem
 from bot.services.staff import pick_route
 from bot.telegram_http import retry_after_seconds
 from handlers.common import EXIT, button
@@ -32,7 +32,6 @@ from models import Case
 
 log = logging.getLogger("qorgau.delivery")
 
-TO_PERSON = {"to_person", "closed_notice"}
 # Copies of these cannot carry a caption: "Helpline" goes in a message of its own.
 NO_CAPTION = {"sticker", "video_note"}
 CAPTION_LIMIT = 1000  # captions over 1,023 characters fail in forum topics
@@ -132,7 +131,10 @@ class Sender:
             await self._retry(item, "RetryAfter", after)
         elif isinstance(error, Forbidden | Undeliverable) and to_person:
             reason = error.reason if isinstance(error, Undeliverable) else "blocked"
-            await outbox.failed(item.id, reason, tell_staff_of=item.case_id)
+            if item.kind == "confirmation":  # only the person's business
+                await outbox.failed(item.id, reason, tell_staff_of=None, erase=True)
+            else:
+                await outbox.failed(item.id, reason, tell_staff_of=item.case_id)
             self.wake.set()
         elif isinstance(error, BadRequest) and "thread not found" in error.message.lower():
             # The case's forum topic was deleted: a new topic and card on the next try.
@@ -328,6 +330,15 @@ class Sender:
             chat_id, p["chat_id"], p["message_id"], caption=caption
         )
         return [*self._remembered(case, copied.message_id), answered]
+
+    async def _confirmation(self, item: OutboxItem) -> list[Executable]:
+        """The "Sent" screen with the reference code, when it could not be shown at once."""
+        case = await self._case(item)
+        p = item.payload
+        chat_id = int(self.services.identity.decrypt(p["chat"]))
+        markup = InlineKeyboardMarkup.de_json(p["markup"], self.bot)
+        sent = await self.bot.send_message(chat_id, p["text"], reply_markup=markup)
+        return [*self._remembered(case, sent.message_id), self.services.outbox.erased(item.id)]
 
     async def _closed_notice(self, item: OutboxItem) -> list[Executable]:
         case = await self._case(item)

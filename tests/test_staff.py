@@ -325,6 +325,37 @@ async def test_outbox_delivers_everything_exactly_once_under_faults(harness: Har
     assert faults["failed"] > 0
 
 
+async def test_an_answer_does_not_wait_for_a_failing_staff_chat(harness: Harness) -> None:
+    """The person's follow-up cannot reach the staff chat for now; the answer a volunteer
+    already wrote still reaches the person (each direction keeps its own order)."""
+    dana = await join_as(harness, "coordinator", 681, "Dana")
+    person = harness.person(682)
+    code = await report(person)
+    await delivered(harness)
+    card = dana.card(code)
+
+    def staff_chat_down(method: str, params: dict[str, object]) -> Fault | None:
+        sending = method in ("sendMessage", "copyMessage")
+        return (
+            Fault(500, "Internal Server Error")
+            if sending and params.get("chat_id") == STAFF_CHAT_ID
+            else None
+        )
+
+    harness.api.fault_rule = staff_chat_down
+    await person.send("Are you there?")
+    await dana.write_in_staff_chat("Yes, we read you.", reply_to=card)
+
+    async def answered() -> bool:
+        return person.text == "Helpline: Yes, we read you."
+
+    await harness.until(answered)
+    assert not any("Are you there?" in m.get("text", "") for m in dana.staff_messages())
+    harness.api.fault_rule = None
+    await delivered(harness)  # the follow-up arrives once the staff chat is back
+    assert any("Are you there?" in m.get("text", "") for m in dana.staff_messages())
+
+
 async def test_admin_manages_staff_and_sees_duty(harness: Harness) -> None:
     dana = await join_as(harness, "lawyer", 690, "Dana")
     admin = harness.volunteer(ADMIN_ID, "Admin")

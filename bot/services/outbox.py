@@ -18,6 +18,9 @@ from sqlalchemy.orm import aliased
 from bot.db import affected
 from models import OutboxMessage
 
+# Kinds of message that go to the person (the rest go to staff). A case's messages arrive in
+# order in each direction; one direction never waits for the other.
+TO_PERSON = frozenset({"to_person", "closed_notice", "confirmation"})
 # A claimed row is someone's for this long; a sender that died frees it by simply expiring.
 LEASE = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(minutes=5)
@@ -82,6 +85,7 @@ class Outbox:
                         earlier.case_id == t.case_id,
                         earlier.status == "pending",
                         earlier.id < t.id,
+                        earlier.kind.in_(TO_PERSON) == t.kind.in_(TO_PERSON),
                     ),
                 )
                 .order_by(t.id)
@@ -121,9 +125,16 @@ class Outbox:
             sending_since=None,
         )
 
-    async def failed(self, item_id: int, error: str, *, tell_staff_of: int | None) -> None:
-        """Give up on a message; the staff notice about it (for case `tell_staff_of`) is
-        queued in the same transaction, so a crash cannot keep one without the other."""
+    def erased(self, item_id: int) -> Executable:
+        """The statement that empties a row's payload (an encrypted chat it no longer needs)."""
+        return update(OutboxMessage).where(OutboxMessage.id == item_id).values(payload="{}")
+
+    async def failed(
+        self, item_id: int, error: str, *, tell_staff_of: int | None, erase: bool = False
+    ) -> None:
+        """Give up on a message (emptying its payload if `erase`); the staff notice about it
+        (for case `tell_staff_of`) is queued in the same transaction, so a crash cannot keep
+        one without the other."""
         async with self._sessions.begin() as session:
             await session.execute(
                 update(OutboxMessage)
@@ -132,6 +143,8 @@ class Outbox:
                     status="failed", last_error=error[:120], lease_until=None, sending_since=None
                 )
             )
+            if erase:
+                await session.execute(self.erased(item_id))
             if tell_staff_of is not None:
                 enqueue(session, "staff_notice", tell_staff_of, notice=error)
 
