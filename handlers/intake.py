@@ -232,12 +232,20 @@ async def finish(
     new: bool = False,
 ) -> int:
     """End the flow: forget the draft, show a closing line and the main menu."""
+    text, markup = closing_screen(context, v, text, numbers=numbers)
+    await show(update, context, v, text, markup, new=new)
+    return END
+
+
+def closing_screen(
+    context: ContextTypes.DEFAULT_TYPE, v: Viewer, text: str, *, numbers: bool
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Forget the draft; the closing line (with the numbers) and the main menu."""
     child = children_first(draft_of(context))
     end_draft(context)
     if numbers:
         text = f"{text}\n\n{numbers_text(v, child=child)}"
-    await show(update, context, v, text, main_menu(v), new=new)
-    return END
+    return text, main_menu(v)
 
 
 # -- callbacks -------------------------------------------------------------------------------
@@ -390,12 +398,15 @@ async def send(
     if query is not None:
         with contextlib.suppress(TelegramError):
             await query.edit_message_reply_markup(None)
+    text, markup = closing_screen(context, v, text, numbers=True)
     try:
-        return await finish(update, context, v, text, numbers=True, new=True)
+        await show(update, context, v, text, markup, new=True)
     except TelegramError as error:
-        # The case is stored and the flow is over whatever Telegram says; /mycases shows it.
-        log.warning("confirmation not shown: %s", type(error).__name__)
-        return END
+        # The case is stored and the flow is over whatever Telegram says; the outbox shows
+        # the code when Telegram takes it again.
+        log.warning("confirmation not shown now: %s", type(error).__name__)
+        await v.services.cases.confirm_later(code, chat.id, text, markup.to_dict())
+    return END
 
 
 async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:

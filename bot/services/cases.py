@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -145,6 +146,25 @@ class Cases:
                 # same moment elsewhere (the next round finds it by its intake key).
                 continue
         raise RuntimeError("could not draw a free case code")
+
+    async def confirm_later(
+        self, code: str, chat_id: int, text: str, markup: dict[str, Any]
+    ) -> None:
+        """The person could not be shown that their case was stored (Telegram failing): the
+        outbox shows it, with retries. Without it they would not know, and report again."""
+        async with self._sessions.begin() as session:
+            case_id = await session.scalar(select(Case.id).where(Case.code == code))
+            if case_id is None:
+                return
+            enqueue(
+                session,
+                "confirmation",
+                case_id,
+                chat=self._identity.encrypt(chat_id),
+                text=text,
+                markup=markup,
+            )
+        self._outbox.poke()
 
     async def of_person(self, pseudonym: str, *, open_only: bool = True) -> list[CaseSummary]:
         query = select(Case).where(Case.person == pseudonym).order_by(Case.created_at)
