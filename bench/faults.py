@@ -1,17 +1,23 @@
 """Fault run: people report while the bot is killed with SIGKILL again and again and Telegram
 fails 30 % of the calls (429, 500, dropped connections): the staff chat's calls, or with
---everywhere every call the bot makes (the people's screens and getUpdates too). Then it
-counts: every case a person was given a code for exists once, its card reached the staff
-chat once, and every follow-up was relayed once.
+--everywhere every call the bot makes (the people's screens and getUpdates too). A volunteer
+answers every follow-up. Then it counts: every case a person was given a code for exists
+once, its card reached the staff chat once, every follow-up was relayed once, and every
+answer reached its person once.
 
     .venv/bin/python -m bench.faults [--people 60] [--kills 20] [--db sqlite|postgresql]
                                      [--everywhere]
+    .venv/bin/python -m bench.faults --broadcast 3000 [--kills 20] [--db ...] [--everywhere]
+
+With --broadcast N an admin sends an awareness message to N subscribers (BROADCAST_RATE 50)
+while the bot is killed; it counts who received it, who twice, and who not at all.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -20,15 +26,17 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 
 from bot.db import make_engine, make_sessionmaker
 from bot.services.identity import Identity
-from models import Case, OutboxMessage
+from models import Broadcast, BroadcastDelivery, Case, OutboxMessage, Person
 from tests.botapi import DROP, BotApi, Fault, User
-from tests.conftest import STAFF_CHAT_ID, database_for
+from tests.conftest import ADMIN_ID, STAFF_CHAT_ID, database_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-key-0123456789"
@@ -55,7 +63,7 @@ def staff_texts(staff: list[dict[str, object]]) -> list[str]:
 
 
 class Bot:
-    def __init__(self, api: BotApi, url: str) -> None:
+    def __init__(self, api: BotApi, url: str, **settings: str) -> None:
         self.env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
@@ -63,9 +71,11 @@ class Bot:
             "TELEGRAM_API_URL": api.url,
             "SECRET_KEY": SECRET,
             "STAFF_CHAT_ID": str(STAFF_CHAT_ID),
+            "ADMIN_IDS": str(ADMIN_ID),
             "DATABASE_URL": url,
             "DEFAULT_LOCALE": "en",
             "WEBHOOK_URL": "",
+            **settings,
         }
         self.process: asyncio.subprocess.Process | None = None
 
@@ -139,13 +149,13 @@ async def person(api: BotApi, user_id: int, codes: dict[int, str]) -> None:
                 break
 
 
-async def run(people: int, kills: int, backend: str, everywhere: bool) -> None:
-    api = BotApi()
-    await api.start()
-    rng = random.Random(11)
-    failures = Counter[str]()
+def flaky_calls(
+    rng: random.Random, failures: Counter[str], *, everywhere: bool
+) -> Callable[[str, dict[str, Any]], Fault | None]:
+    """A Telegram that fails 30 % of the calls to the staff chat (or of all calls): 429 with
+    retry_after, 500, or a dropped connection; `failures` counts them by status."""
 
-    def flaky(method: str, params: dict[str, object]) -> Fault | None:
+    def flaky(method: str, params: dict[str, Any]) -> Fault | None:
         if not everywhere and params.get("chat_id") != STAFF_CHAT_ID:
             return None
         if rng.random() > 0.3:
@@ -160,19 +170,58 @@ async def run(people: int, kills: int, backend: str, everywhere: bool) -> None:
         failures[str(fault.status)] += 1
         return fault
 
-    api.fault_rule = flaky
+    return flaky
+
+
+FOLLOW_UP = re.compile(r"follow-up from (\d+)")
+
+
+async def volunteer(api: BotApi, answered: set[int]) -> None:
+    """Answers each person's follow-up once, replying to it in the staff chat (as a
+    volunteer does; a copy marked "sent again" is not answered twice)."""
+    admin = User(ADMIN_ID, first_name="Admin")
+    while True:
+        await asyncio.sleep(0.3)
+        for message in list(api.messages[STAFF_CHAT_ID].values()):
+            found = FOLLOW_UP.search(message.get("text", ""))
+            if message["from"]["is_bot"] and found and int(found.group(1)) not in answered:
+                user_id = int(found.group(1))
+                answered.add(user_id)
+                await api.send_in_group(
+                    admin, STAFF_CHAT_ID, f"answer to {user_id}", reply_to=message
+                )
+
+
+def answers_to(api: BotApi, user_id: int) -> int:
+    wanted = f"Helpline: answer to {user_id}"
+    return sum(m.get("text") == wanted for m in api.messages[user_id].values())
+
+
+async def run(people: int, kills: int, backend: str, everywhere: bool) -> None:
+    api = BotApi()
+    await api.start()
+    rng = random.Random(11)
+    failures = Counter[str]()
+    api.fault_rule = flaky_calls(rng, failures, everywhere=everywhere)
     with tempfile.TemporaryDirectory() as tmp:
         async for url in database_for(backend, Path(tmp)):
             bot = Bot(api, url)
             began = time.monotonic()
             await bot.start()
             codes: dict[int, str] = {}
+            answered: set[int] = set()
+            staff = asyncio.create_task(volunteer(api, answered))
             load = asyncio.gather(*(person(api, 8_000_000 + n, codes) for n in range(people)))
             for _ in range(kills):
                 await asyncio.sleep(rng.uniform(1.0, 4.0))
                 await bot.kill()
                 await bot.start()
             await load
+            for _ in range(600):  # every follow-up reached the staff chat and was answered
+                if set(codes) <= answered:
+                    break
+                await asyncio.sleep(0.5)
+            staff.cancel()
             # Let the outbox drain, then stop cleanly and count.
             engine = make_engine(url)
             sessions = make_sessionmaker(engine)
@@ -224,6 +273,12 @@ async def run(people: int, kills: int, backend: str, everywhere: bool) -> None:
                 f"follow-ups relayed    {sum(follow_ups.values())} of {len(codes)}; "
                 f"duplicated: {sum(n > 1 for n in follow_ups.values())}"
             )
+            answers = {user_id: answers_to(api, user_id) for user_id in answered}
+            print(
+                f"answers to people     {sum(n > 0 for n in answers.values())} of "
+                f"{len(answered)} reached; lost: {sum(n == 0 for n in answers.values())}; "
+                f"duplicated: {sum(n > 1 for n in answers.values())}"
+            )
             assert all(identity.pseudonym(u) in per_person for u in codes)
             for user_id in codes:
                 if not follow_ups[
@@ -231,6 +286,103 @@ async def run(people: int, kills: int, backend: str, everywhere: bool) -> None:
                 ] and os.environ.get("BENCH_DEBUG"):
                     chat = sorted(api.messages[user_id].values(), key=lambda m: m["message_id"])
                     print("missing follow-up", user_id, [m.get("text", "")[:40] for m in chat[-4:]])
+    await api.stop()
+
+
+BROADCAST_TEXT = "Awareness under faults"
+FIRST_SUBSCRIBER = 9_000_000
+
+
+async def tap(api: BotApi, user: User, data: str, timeout: float = 30) -> None:
+    """Press the button with this callback data once it is on the screen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(AssertionError):
+            screen = api.screen(user.id)
+            if data in {d for _, d in api.buttons(screen)}:
+                await api.press(user, screen, data)
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no button {data}")
+
+
+async def add_subscribers(url: str, count: int) -> None:
+    identity = Identity(SECRET)
+    engine = make_engine(url)
+    rows = [
+        {
+            "pseudonym": identity.pseudonym(i),
+            "locale": "en",
+            "subscribed": True,
+            "chat": identity.encrypt(i),
+        }
+        for i in range(FIRST_SUBSCRIBER, FIRST_SUBSCRIBER + count)
+    ]
+    async with engine.begin() as connection:
+        await connection.execute(insert(Person), rows)
+    await engine.dispose()
+
+
+async def broadcast_run(subscribers: int, kills: int, backend: str, everywhere: bool) -> None:
+    api = BotApi()
+    await api.start()
+    rng = random.Random(12)
+    failures = Counter[str]()
+    with tempfile.TemporaryDirectory() as tmp:
+        async for url in database_for(backend, Path(tmp)):
+            bot = Bot(api, url, BROADCAST_RATE="50")
+            await bot.start()
+            await api.wait_for(lambda c: c.method == "deleteWebhook", timeout=60)  # migrated
+            await add_subscribers(url, subscribers)
+            admin = User(ADMIN_ID, first_name="Admin")
+            await api.send(admin, "/broadcast")
+            await asyncio.sleep(1)
+            await api.send(admin, BROADCAST_TEXT)
+            await tap(api, admin, "bc:preview")
+            if everywhere:
+                api.fault_rule = flaky_calls(rng, failures, everywhere=True)
+            began = time.monotonic()
+            await tap(api, admin, "bc:send")
+            for _ in range(kills):
+                await asyncio.sleep(rng.uniform(1.0, 4.0))
+                await bot.kill()
+                await bot.start()
+            engine = make_engine(url)
+            # Rows caught mid-send wait out their grace (2 min) before they count as unknown.
+            for _ in range(600):
+                async with engine.connect() as connection:
+                    status = await connection.scalar(select(Broadcast.status))
+                if status == "done":
+                    break
+                await asyncio.sleep(1)
+            async with engine.connect() as connection:
+                rows = (
+                    await connection.execute(
+                        select(BroadcastDelivery.status, func.count()).group_by(
+                            BroadcastDelivery.status
+                        )
+                    )
+                ).all()
+            await engine.dispose()
+            took = time.monotonic() - began
+            await bot.stop()
+            # What Telegram took and shows (a failed call is not a delivery).
+            received = {
+                user_id: sum(m.get("text") == BROADCAST_TEXT for m in chat.values())
+                for user_id, chat in api.messages.items()
+                if user_id >= FIRST_SUBSCRIBER
+            }
+            print(f"database              {backend}")
+            print(f"subscribers           {subscribers}, BROADCAST_RATE 50")
+            print(f"kill -9               {kills} times; broadcast {status} after {took:.0f} s")
+            if everywhere:
+                print(f"calls failed          {sum(failures.values())} ({dict(failures)})")
+            print(f"recorded              {dict(rows)}")
+            got = sum(n > 0 for n in received.values())
+            print(
+                f"received              {got} people; twice or more: "
+                f"{sum(n > 1 for n in received.values())}; never: {subscribers - got}"
+            )
     await api.stop()
 
 
@@ -244,8 +396,12 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--everywhere", action="store_true", help="fail 30 %% of all calls")
+    parser.add_argument("--broadcast", type=int, metavar="N", help="a broadcast to N people")
     args = parser.parse_args()
-    asyncio.run(run(args.people, args.kills, args.db, args.everywhere))
+    if args.broadcast:
+        asyncio.run(broadcast_run(args.broadcast, args.kills, args.db, args.everywhere))
+    else:
+        asyncio.run(run(args.people, args.kills, args.db, args.everywhere))
 
 
 if __name__ == "__main__":
