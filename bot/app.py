@@ -80,7 +80,7 @@ class Services:
             outbox=outbox,
             staff=staff,
             casework=Casework(engine, sessions, staff, outbox),
-            broadcasts=Broadcasts(sessions, identity, settings.default_locale),
+            broadcasts=Broadcasts(engine, sessions, identity, settings.default_locale),
             stats=Stats(sessions),
             catalogues=Catalogues(),
             help_numbers=load_help_numbers(),

@@ -236,7 +236,7 @@ class Broadcaster:
                     broadcast_id, progress, sent_here / max(elapsed, 1e-6), status
                 )
                 return
-            tasks: list[asyncio.Task[tuple[str, float, int | None]]] = []
+            tasks: list[asyncio.Task[tuple[str, float]]] = []
             try:
                 for recipient in recipients:
                     delay = next_slot - time.monotonic()
@@ -244,19 +244,17 @@ class Broadcaster:
                         await asyncio.sleep(delay)
                     # At least one interval between two sends, however late the loop runs.
                     next_slot = max(next_slot, time.monotonic()) + interval
-                    tasks.append(asyncio.create_task(self.send_one(recipient)))
+                    tasks.append(asyncio.create_task(self.send_one(broadcast_id, recipient)))
                 outcomes = await asyncio.shield(asyncio.gather(*tasks))
             except asyncio.CancelledError:
-                # Stopping: let what is in flight finish, record it, and give back the rest.
-                outcomes = await asyncio.gather(*tasks)
-                unsent: list[tuple[str, float, int | None]] = [("pending", 0.0, None)] * (
-                    len(recipients) - len(tasks)
-                )
-                await asyncio.shield(self.record(broadcast_id, recipients, outcomes + unsent))
+                # Stopping: let what is in flight finish (each records itself) and give back
+                # the rest.
+                await asyncio.gather(*tasks, return_exceptions=True)
+                unsent = [r.person for r in recipients[len(tasks) :]]
+                await asyncio.shield(self.services.broadcasts.give_back(broadcast_id, unsent))
                 raise
-            await self.record(broadcast_id, recipients, outcomes)
-            sent_here += sum(status == "sent" for status, _, _ in outcomes)
-            pause = max(wait for _, wait, _ in outcomes)
+            sent_here += sum(status == "sent" for status, _ in outcomes)
+            pause = max(wait for _, wait in outcomes)
             if pause:
                 # Telegram asked to slow down: this broadcast waits; people's replies do not.
                 next_slot = time.monotonic() + pause
@@ -270,33 +268,27 @@ class Broadcaster:
                     "running",
                 )
 
-    async def record(
-        self,
-        broadcast_id: int,
-        recipients: list[Recipient],
-        outcomes: list[tuple[str, float, int | None]],
-    ) -> None:
-        pairs = list(zip(recipients, outcomes, strict=True))
-        await self.services.broadcasts.record(
-            broadcast_id, {r.person: status for r, (status, _, _) in pairs}
-        )
-        await self.services.chat_log.remember_many(
-            (r.person, message_id) for r, (_, _, message_id) in pairs if message_id
-        )
-
-    async def send_one(self, r: Recipient) -> tuple[str, float, int | None]:
-        """(status, seconds to pause, message id)."""
+    async def send_one(self, broadcast_id: int, r: Recipient) -> tuple[str, float]:
+        """Send to one recipient, marked just before and recorded just after (with the
+        message id kept for "Exit and clear chat"): (status, seconds to pause)."""
+        broadcasts = self.services.broadcasts
+        if not await broadcasts.sending(broadcast_id, r.person):
+            return "taken", 0.0
+        pause, kept = 0.0, []
         try:
             message_id = await send_version(
                 self.app.bot, self.services, r.chat_id, r.version, r.locale
             )
+            status = "sent"
+            kept = [self.services.chat_log.remembered(r.person, [message_id])]
         except RetryAfter as error:
-            return "pending", retry_after_seconds(error), None  # not sent: it goes out later
+            status, pause = "pending", retry_after_seconds(error)  # not sent: it goes later
         except Forbidden:
-            return "blocked", 0.0, None
+            status = "blocked"
         except (BadRequest, TelegramError):
-            return "failed", 0.0, None  # may have arrived: never sent twice
-        return "sent", 0.0, message_id
+            status = "failed"  # may have arrived: never sent twice
+        await asyncio.shield(broadcasts.record(broadcast_id, r.person, status, *kept))
+        return status, pause
 
     async def show_progress(
         self, broadcast_id: int, progress: Progress, rate: float, status: str

@@ -28,8 +28,9 @@ class Broadcast(Base):
 
 
 class BroadcastDelivery(Base):
-    """One recipient of one broadcast. `sending` is written before the message goes out, so
-    after a crash a row in that state is never sent again (nobody receives it twice)."""
+    """One recipient of one broadcast. `sending` is written just before the message goes
+    out, so after a crash a row in that state is never sent again (nobody receives it
+    twice); see bot/services/broadcasts.py."""
 
     __tablename__ = "broadcast_deliveries"
     __table_args__ = (Index("ix_broadcast_deliveries_status", "broadcast_id", "status"),)
@@ -38,6 +39,7 @@ class BroadcastDelivery(Base):
         ForeignKey("broadcasts.id", ondelete="CASCADE"), primary_key=True
     )
     person: Mapped[str] = mapped_column(String(64), primary_key=True)
-    # pending, sending, sent, failed, blocked, skipped (open case or unsubscribed), unknown
+    # pending, claimed, sending, sent, failed, blocked, skipped (open case or unsubscribed),
+    # unknown (caught mid-send by a crash)
     status: Mapped[str] = mapped_column(String(12), default="pending")
     at: Mapped[datetime | None] = mapped_column(UTCDateTime())

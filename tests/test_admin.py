@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -16,8 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from bot.db import make_engine, make_sessionmaker
 from bot.settings import Settings
-from models import AuditEntry, BroadcastDelivery, Case, CaseMessage, Person
+from models import AuditEntry, Broadcast, BroadcastDelivery, Case, CaseMessage, Person
 from tests.botapi import BotApi, Fault
 from tests.conftest import ADMIN_ID, make_settings
 from tests.flows import cases, report
@@ -251,6 +253,46 @@ async def test_restart_mid_broadcast_resumes_without_duplicates(
             if c.params.get("text") == "Resume me" and c.params["chat_id"] != ADMIN_ID
         )
         assert len(per_person) == 300 and max(per_person.values()) == 1
+
+
+async def test_after_a_crash_only_the_message_on_its_way_is_in_doubt(
+    harness: Harness,
+) -> None:
+    """A kill -9 leaves a claimed batch and one message on its way. On start the batch is
+    sent (nothing of it had gone out); the one on its way is not sent again (it may have
+    arrived) and is counted as unknown."""
+    await subscribe_many(harness, 65_000, 3)
+    assert harness.app is not None
+    services = harness.app.services
+    await harness.stop()  # the bot is dead; the database shows what it left
+    identity, long_ago = services.identity, datetime.now(UTC) - timedelta(minutes=5)
+    states = {65_000: "claimed", 65_001: "sending", 65_002: "pending"}
+    engine = make_engine(harness.settings.database_url)
+    async with make_sessionmaker(engine).begin() as session:
+        broadcast = Broadcast(
+            created_by=ADMIN_ID,
+            admin_chat_id=ADMIN_ID,
+            versions=json.dumps({"en": {"text": "Left behind", "photo": None}}),
+        )
+        session.add(broadcast)
+        await session.flush()
+        session.add_all(
+            BroadcastDelivery(
+                broadcast_id=broadcast.id,
+                person=identity.pseudonym(user_id),
+                status=status,
+                at=long_ago,
+            )
+            for user_id, status in states.items()
+        )
+    await engine.dispose()
+    await harness.start()
+    await finished(harness)
+    assert [len(received(harness.api, user_id)) for user_id in states] == [1, 0, 1]
+    async with harness.app.services.sessions() as session:
+        rows = await session.execute(select(BroadcastDelivery.person, BroadcastDelivery.status))
+        recorded: dict[str, str] = dict(rows.all())
+    assert [recorded[identity.pseudonym(u)] for u in states] == ["sent", "unknown", "sent"]
 
 
 async def test_people_are_answered_at_once_during_a_broadcast(

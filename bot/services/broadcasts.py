@@ -1,5 +1,12 @@
 """Awareness broadcasts: who gets which version, and a record of every delivery so that a
-crash resumes where it stopped and nobody receives a broadcast twice."""
+crash resumes where it stopped and nobody receives a broadcast twice.
+
+A delivery row goes pending -> claimed (a batch, by one sender) -> sending (written just
+before its one message goes out) -> sent, failed, blocked, or pending again (Telegram asked
+to wait). After a crash a claimed row goes back to pending (nothing was sent); a sending row
+becomes unknown and is not sent again: only the message on its way at that moment is in
+doubt, and the Bot API cannot say whether it arrived.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +16,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import ColumnElement, Executable, and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db import affected
 from bot.services.identity import Identity
 from bot.services.staff import audit
 from models import Broadcast, BroadcastDelivery, Case, Person
 
-# A batch is sent within seconds; a row `sending` for longer belongs to a dead sender.
-IN_FLIGHT_GRACE = timedelta(minutes=2)
+# A batch is sent within a second or two and one message within 20 s (timeouts): rows
+# claimed or sending for longer than this belong to a sender that died.
+IN_FLIGHT_GRACE = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -36,7 +44,7 @@ class Progress:
 
     @property
     def left(self) -> int:
-        return self.counts.get("pending", 0) + self.counts.get("sending", 0)
+        return sum(self.counts.get(s, 0) for s in ("pending", "claimed", "sending"))
 
     @property
     def done(self) -> int:
@@ -45,8 +53,13 @@ class Progress:
 
 class Broadcasts:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], identity: Identity, default_locale: str
+        self,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        identity: Identity,
+        default_locale: str,
     ) -> None:
+        self._engine = engine
         self._sessions = sessions
         self._identity = identity
         self._default = default_locale
@@ -106,23 +119,28 @@ class Broadcasts:
             return list(ids)
 
     async def abandon_in_flight(self) -> int:
-        """After a crash: rows caught mid-send may or may not have arrived. They are not
-        sent again (at most once), and counted as unknown. Rows another running instance is
-        sending right now are younger than IN_FLIGHT_GRACE and left alone."""
-        async with self._sessions.begin() as session:
-            result = await session.execute(
+        """After a crash: claimed rows go back to pending; a row caught mid-send may or may
+        not have arrived: it is not sent again (at most once) and counted as unknown. Rows
+        another running instance holds are younger than IN_FLIGHT_GRACE and left alone.
+        Returns how many are unknown."""
+        now = datetime.now(UTC)
+        stale = BroadcastDelivery.at < now - IN_FLIGHT_GRACE
+        async with self._engine.begin() as connection:
+            await connection.execute(
                 update(BroadcastDelivery)
-                .where(
-                    BroadcastDelivery.status == "sending",
-                    BroadcastDelivery.at < datetime.now(UTC) - IN_FLIGHT_GRACE,
-                )
-                .values(status="unknown", at=datetime.now(UTC))
+                .where(BroadcastDelivery.status == "claimed", stale)
+                .values(status="pending", at=now)
+            )
+            result = await connection.execute(
+                update(BroadcastDelivery)
+                .where(BroadcastDelivery.status == "sending", stale)
+                .values(status="unknown", at=now)
             )
         return affected(result)
 
     async def claim(self, broadcast_id: int, limit: int) -> list[Recipient]:
-        """The next recipients, marked `sending` before anything is sent. People who
-        unsubscribed, blocked the bot or have an open case are skipped."""
+        """The next recipients, claimed for this sender. People who unsubscribed, blocked
+        the bot or have an open case are skipped."""
         now = datetime.now(UTC)
         async with self._sessions.begin() as session:
             broadcast = await session.get(Broadcast, broadcast_id)
@@ -166,7 +184,7 @@ class Broadcasts:
                         BroadcastDelivery.person == delivery.person,
                         BroadcastDelivery.status == "pending",
                     )
-                    .values(status="skipped" if skip else "sending", at=now)
+                    .values(status="skipped" if skip else "claimed", at=now)
                     .execution_options(synchronize_session=False)
                 )
                 if skip or affected(claimed) != 1:
@@ -179,28 +197,53 @@ class Broadcasts:
                 recipients.append(Recipient(delivery.person, chat_id, version, locale))
             return recipients
 
-    async def record(self, broadcast_id: int, results: dict[str, str]) -> None:
-        """Store the outcome of a batch: person -> sent, failed, blocked or pending (retry)."""
-        if not results:
-            return
+    def _row(self, broadcast_id: int, person: str) -> ColumnElement[bool]:
+        return and_(
+            BroadcastDelivery.broadcast_id == broadcast_id, BroadcastDelivery.person == person
+        )
+
+    async def sending(self, broadcast_id: int, person: str) -> bool:
+        """Mark a claimed row as going out now; False if it is no longer ours to send (its
+        claim ran out and someone else took it)."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                update(BroadcastDelivery)
+                .where(self._row(broadcast_id, person), BroadcastDelivery.status == "claimed")
+                .values(status="sending", at=datetime.now(UTC))
+            )
+        return affected(result) == 1
+
+    async def record(self, broadcast_id: int, person: str, status: str, *also: Executable) -> None:
+        """Store one outcome (sent, failed, blocked, or pending to try again), with `also`
+        in the same transaction."""
         now = datetime.now(UTC)
-        async with self._sessions.begin() as session:
-            for status in set(results.values()):
-                people = [p for p, s in results.items() if s == status]
-                await session.execute(
-                    update(BroadcastDelivery)
-                    .where(
-                        BroadcastDelivery.broadcast_id == broadcast_id,
-                        BroadcastDelivery.person.in_(people),
-                    )
-                    .values(status=status, at=now)
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(BroadcastDelivery)
+                .where(self._row(broadcast_id, person))
+                .values(status=status, at=now)
+            )
+            if status == "blocked":  # skipped from now on, in every broadcast (SPEC "Admin")
+                await connection.execute(
+                    update(Person).where(Person.pseudonym == person).values(blocked_at=now)
                 )
-            blocked = [p for p, s in results.items() if s == "blocked"]
-            if blocked:
-                # Skipped from now on, in every broadcast (SPEC "Admin").
-                await session.execute(
-                    update(Person).where(Person.pseudonym.in_(blocked)).values(blocked_at=now)
+            for statement in also:
+                await connection.execute(statement)
+
+    async def give_back(self, broadcast_id: int, people: list[str]) -> None:
+        """Claimed rows this sender will not send now (it is stopping): pending again."""
+        if not people:
+            return
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(BroadcastDelivery)
+                .where(
+                    BroadcastDelivery.broadcast_id == broadcast_id,
+                    BroadcastDelivery.person.in_(people),
+                    BroadcastDelivery.status == "claimed",
                 )
+                .values(status="pending", at=datetime.now(UTC))
+            )
 
     async def progress(self, broadcast_id: int) -> Progress:
         async with self._sessions() as session:

@@ -30,10 +30,6 @@ class ChatLog:
     async def remember(self, pseudonym: str, message_ids: Iterable[int]) -> None:
         await execute_all(self._engine, self.remembered(pseudonym, message_ids))
 
-    async def remember_many(self, pairs: Iterable[tuple[str, int]]) -> None:
-        async with self._sessions.begin() as session:
-            session.add_all(ChatMessage(person=p, message_id=m) for p, m in pairs)
-
     async def deletable(self, pseudonym: str) -> list[int]:
         since = datetime.now(UTC) - DELETABLE_FOR
         async with self._sessions() as session:
