@@ -107,6 +107,7 @@ class BotApi:
         self._http: aiohttp.ClientSession | None = None
         self._delivering: asyncio.Semaphore | None = None
         self._changed = asyncio.Condition()
+        self._closing = False
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -126,6 +127,8 @@ class BotApi:
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
+        self._closing = True  # a long poll still waiting returns now, not at its timeout
+        await self._notify()
         for task in self._deliveries:
             task.cancel()
         await asyncio.gather(*self._deliveries, return_exceptions=True)
@@ -216,7 +219,9 @@ class BotApi:
             timeout = min(float(params.get("timeout") or 0), 0.5)
             async with self._changed:
                 with contextlib.suppress(TimeoutError):
-                    has_updates = self._changed.wait_for(lambda: bool(self._updates))
+                    has_updates = self._changed.wait_for(
+                        lambda: bool(self._updates) or self._closing
+                    )
                     await asyncio.wait_for(has_updates, timeout)
         return list(self._updates[: int(params.get("limit") or 100)])
 
