@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Awaitable
 
 import aiohttp
 
 from bot.app import build_application
 from bot.settings import ConfigError, load_settings
 from bot.web import SECRET_HEADER, serve_webhook
-from tests.botapi import BotApi
-from tests.conftest import make_settings
+from tests.botapi import BotApi, User
+from tests.conftest import STAFF_CHAT_ID, make_settings
+from tests.flows import AFTER_DESCRIPTION, REPORT, code_on_screen
 
 
 def free_port() -> int:
@@ -101,3 +103,68 @@ def test_webhook_url_without_a_secret_is_refused() -> None:
         assert error.lines == ["WEBHOOK_SECRET is missing: it is required with WEBHOOK_URL"]
     else:
         raise AssertionError("a webhook without a secret was accepted")
+
+
+async def test_a_whole_report_arrives_through_telegrams_webhook_calls(
+    botapi: BotApi, database_url: str
+) -> None:
+    """Telegram (the stand-in) POSTs each update to the registered webhook, several at a
+    time: a person reports from /start to the code, and the card reaches the staff chat."""
+    port = free_port()
+    botapi.webhook_host = f"http://127.0.0.1:{port}"
+    settings = make_settings(
+        botapi,
+        database_url,
+        default_locale="en",
+        webhook_url="https://help.example.org/qorgau/telegram",
+        webhook_secret="hook-secret",
+        port=port,
+    )
+    application = build_application(settings)
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve_webhook(application, stop))
+    try:
+        await botapi.wait_for(lambda c: c.method == "setWebhook", timeout=20)
+        user = User(4300)
+        await answered(botapi, user.id, botapi.send(user, "/start"))
+        for label in [*REPORT, "description", *AFTER_DESCRIPTION, "Send"]:
+            action: Awaitable[object]
+            if label == "description":
+                action = botapi.send(user, "A neighbour shouts at my children.")
+            else:
+                screen = botapi.screen(user.id)
+                [data] = [d for text, d in botapi.buttons(screen) if text == label]
+                action = botapi.press(user, screen, data)
+            await answered(botapi, user.id, action)
+
+        def code_shown() -> str | None:
+            return next(
+                filter(
+                    None,
+                    (code_on_screen(m.get("text", "")) for m in botapi.messages[user.id].values()),
+                ),
+                None,
+            )
+
+        for _ in range(100):
+            if code_shown():
+                break
+            await asyncio.sleep(0.05)
+        code = code_shown()
+        assert code is not None
+        card = await botapi.wait_for(
+            lambda c: c.method == "sendMessage" and c.params.get("chat_id") == STAFF_CHAT_ID
+        )
+        assert card.params["text"].startswith(f"<b>{code}</b>")
+        assert not any(c.method == "getUpdates" for c in botapi.calls)  # no polling at all
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 20)
+
+
+async def answered(api: BotApi, chat_id: int, action: Awaitable[object]) -> None:
+    """Do what the person does and wait for the bot's next message or edit in their chat."""
+    waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    api.chat_waiters[chat_id] = waiter
+    await action
+    await asyncio.wait_for(waiter, 10)
