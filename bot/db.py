@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -59,8 +60,10 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-# Any fixed number: the advisory lock instances take while one of them migrates.
+# Any fixed numbers: the advisory lock instances take while one of them migrates, and the
+# one held by the instance that sends broadcasts.
 STARTUP_LOCK = 0x51_6F_72_67  # "Qorg"
+BROADCAST_LOCK = STARTUP_LOCK + 1
 
 
 @asynccontextmanager
@@ -78,6 +81,27 @@ async def startup_lock(engine: AsyncEngine) -> AsyncIterator[None]:
         finally:
             await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK})
             await connection.commit()
+
+
+@asynccontextmanager
+async def if_first(engine: AsyncEngine, key: int) -> AsyncIterator[bool]:
+    """Whether this instance holds the lock `key` for the block, without waiting for it
+    (PostgreSQL advisory lock: it goes with the connection, so a dead instance holds
+    nothing). SQLite serves one instance: always True."""
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    async with engine.connect() as connection:
+        lock = {"key": key}
+        mine = bool(await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), lock))
+        await connection.commit()
+        try:
+            yield mine
+        finally:
+            if mine:
+                with contextlib.suppress(Exception):  # a lost connection freed it already
+                    await connection.execute(text("SELECT pg_advisory_unlock(:key)"), lock)
+                    await connection.commit()
 
 
 async def migrate(engine: AsyncEngine) -> None:

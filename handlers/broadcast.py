@@ -25,6 +25,7 @@ from telegram.ext import (
 )
 
 from bot.app import QorgauApplication, Services, services_of
+from bot.db import BROADCAST_LOCK, if_first
 from bot.i18n import N_
 from bot.services.broadcasts import Progress, Recipient
 from bot.settings import LOCALES
@@ -202,18 +203,24 @@ class Broadcaster:
     async def run(self) -> None:
         while True:
             try:
-                abandoned = await self.services.broadcasts.abandon_in_flight()
-                if abandoned:
-                    log.warning(
-                        "%s broadcast messages were in flight at a crash: not sent again", abandoned
-                    )
-                for broadcast_id in await self.services.broadcasts.running():
-                    await self.send(broadcast_id)
+                # One instance sends at a time, so BROADCAST_RATE holds for the bot as a whole.
+                async with if_first(self.services.engine, BROADCAST_LOCK) as mine:
+                    if mine:
+                        await self.send_running()
             except Exception as error:  # the database is away: wait and try again
                 log.warning("broadcast loop: %s", type(error).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), 2.0)
             self.wake.clear()
+
+    async def send_running(self) -> None:
+        abandoned = await self.services.broadcasts.abandon_in_flight()
+        if abandoned:
+            log.warning(
+                "%s broadcast messages were in flight at a crash: not sent again", abandoned
+            )
+        for broadcast_id in await self.services.broadcasts.running():
+            await self.send(broadcast_id)
 
     async def send(self, broadcast_id: int) -> None:
         broadcasts = self.services.broadcasts

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from bot.app import QorgauApplication, build_application
 from bot.web import SECRET_HEADER, serve_webhook
 from models import Case, ConversationState, OutboxMessage
 from tests.botapi import BotApi, User
-from tests.conftest import STAFF_CHAT_ID, database_for, make_settings
+from tests.conftest import ADMIN_ID, STAFF_CHAT_ID, database_for, make_settings
 from tests.test_webhook import free_port
 
 pytestmark = pytest.mark.skipif(
@@ -33,7 +34,7 @@ SECRET = "two-instances-secret"
 
 
 class Instance:
-    def __init__(self, botapi: BotApi, database_url: str) -> None:
+    def __init__(self, botapi: BotApi, database_url: str, **overrides: object) -> None:
         self.port = free_port()
         settings = make_settings(
             botapi,
@@ -42,6 +43,7 @@ class Instance:
             webhook_url="https://qorgau.example.org/tg/hook",
             webhook_secret=SECRET,
             port=self.port,
+            **overrides,
         )
         self.app: QorgauApplication = build_application(settings)
         self.stop = asyncio.Event()
@@ -69,8 +71,10 @@ async def instances(botapi: BotApi, tmp_path: Path) -> AsyncIterator[list[Instan
             yield pair
 
 
-async def _started(botapi: BotApi, database_url: str) -> AsyncIterator[list[Instance]]:
-    pair = [Instance(botapi, database_url), Instance(botapi, database_url)]
+async def _started(
+    botapi: BotApi, database_url: str, **overrides: object
+) -> AsyncIterator[list[Instance]]:
+    pair = [Instance(botapi, database_url, **overrides) for _ in range(2)]
     # Started together: they take turns to migrate the same empty database.
     await asyncio.gather(*(i.start() for i in pair))
     yield pair
@@ -192,3 +196,32 @@ async def _run_job(app: QorgauApplication, name: str) -> None:
     assert app.job_queue is not None
     [job] = [j for j in app.job_queue.jobs() if j.name == name]
     await job.run(app)
+
+
+async def test_one_instance_broadcasts_at_a_time(botapi: BotApi, tmp_path: Path) -> None:
+    """Both instances run the broadcast loop; the rate is the bot's, not each instance's."""
+    rate = 50
+    async for url in database_for("postgresql", tmp_path):
+        async for a, b in _started(botapi, url, broadcast_rate=rate):
+            services = a.app.services
+            for user_id in range(5200, 5400):
+                await services.people.subscribe(
+                    services.identity.pseudonym(user_id), services.identity.encrypt(user_id), "en"
+                )
+            versions = {"en": {"text": "Know your rights", "photo": None}}
+            await services.broadcasts.start(ADMIN_ID, ADMIN_ID, versions)
+            for instance in (a, b):
+                instance.app.bot_data["broadcaster"].wake.set()
+            for _ in range(1000):
+                if not await services.broadcasts.running():
+                    break
+                await asyncio.sleep(0.02)
+    times = sorted(c.at for c in botapi.calls if c.params.get("text") == "Know your rights")
+    per_person = Counter(
+        c.params["chat_id"] for c in botapi.calls if c.params.get("text") == "Know your rights"
+    )
+    assert len(per_person) == 200 and max(per_person.values()) == 1
+    most_in_a_second = max(
+        sum(1 for t in times[i:] if t - start < 1.0) for i, start in enumerate(times)
+    )
+    assert most_in_a_second <= rate + 1
