@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from sqlalchemy import ColumnElement, Executable, Table, delete, exists, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import affected, upsert
 from models import HandledUpdate
@@ -35,16 +35,13 @@ class HandledUpdates:
         async with self._engine.connect() as connection:
             self._high_water = await connection.scalar(select(func.max(HandledUpdate.update_id)))
 
-    async def seen(self, update_id: int, connection: AsyncConnection | None = None) -> bool:
-        if update_id in self._recent:
+    async def seen(self, update_id: int) -> bool:
+        if self.seen_here(update_id):
             return True
         if not self._shared and (self._high_water is None or update_id > self._high_water):
             return False  # newer than anything before this start, and not seen since
-        query = select(HandledUpdate.update_id).where(HandledUpdate.update_id == update_id)
-        if connection is not None:
-            return await connection.scalar(query) is not None
-        async with self._engine.connect() as own:
-            return await own.scalar(query) is not None
+        async with self._engine.connect() as connection:
+            return bool(await connection.scalar(select(self.seen_query(update_id))))
 
     def seen_here(self, update_id: int) -> bool:
         """Handled by this process lately (no need to ask the database)."""
