@@ -16,16 +16,17 @@ import time
 from pathlib import Path
 
 from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.services.identity import Identity
 from models import Person
 from tests.botapi import BotApi
 from tests.conftest import ADMIN_ID, database_for, make_settings
 from tests.harness import Harness
 
 
-async def add_subscribers(h: Harness, first: int, count: int) -> None:
-    assert h.app is not None
-    identity = h.app.services.identity
+async def add_subscribers(engine: AsyncEngine, identity: Identity, first: int, count: int) -> None:
+    """Subscribers with the ids first, first + 1, … (English), written straight away."""
     rows = [
         {
             "pseudonym": identity.pseudonym(i),
@@ -35,9 +36,9 @@ async def add_subscribers(h: Harness, first: int, count: int) -> None:
         }
         for i in range(first, first + count)
     ]
-    async with h.app.services.sessions.begin() as session:
+    async with engine.begin() as connection:
         for start in range(0, len(rows), 1000):
-            await session.execute(insert(Person), rows[start : start + 1000])
+            await connection.execute(insert(Person), rows[start : start + 1000])
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -53,7 +54,9 @@ async def run(subscribers: int, rate: float, backend: str) -> None:
             h = Harness(api, make_settings(api, url, default_locale="en", broadcast_rate=rate))
             await h.start()
             try:
-                await add_subscribers(h, 1_000_000, subscribers)
+                assert h.app is not None
+                services = h.app.services
+                await add_subscribers(services.engine, services.identity, 1_000_000, subscribers)
                 admin = h.volunteer(ADMIN_ID, "Admin")
                 await admin.send("/broadcast")
                 await admin.send("Bench message")

@@ -30,11 +30,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
+from bench.broadcast import add_subscribers
 from bot.db import make_engine, make_sessionmaker
 from bot.services.identity import Identity
-from models import Broadcast, BroadcastDelivery, Case, OutboxMessage, Person
+from models import Broadcast, BroadcastDelivery, Case, OutboxMessage
 from tests.botapi import DROP, BotApi, Fault, User
 from tests.conftest import ADMIN_ID, STAFF_CHAT_ID, database_for
 
@@ -306,23 +307,6 @@ async def tap(api: BotApi, user: User, data: str, timeout: float = 30) -> None:
     raise AssertionError(f"no button {data}")
 
 
-async def add_subscribers(url: str, count: int) -> None:
-    identity = Identity(SECRET)
-    engine = make_engine(url)
-    rows = [
-        {
-            "pseudonym": identity.pseudonym(i),
-            "locale": "en",
-            "subscribed": True,
-            "chat": identity.encrypt(i),
-        }
-        for i in range(FIRST_SUBSCRIBER, FIRST_SUBSCRIBER + count)
-    ]
-    async with engine.begin() as connection:
-        await connection.execute(insert(Person), rows)
-    await engine.dispose()
-
-
 async def broadcast_run(subscribers: int, kills: int, backend: str, everywhere: bool) -> None:
     api = BotApi()
     await api.start()
@@ -333,7 +317,9 @@ async def broadcast_run(subscribers: int, kills: int, backend: str, everywhere: 
             bot = Bot(api, url, BROADCAST_RATE="50")
             await bot.start()
             await api.wait_for(lambda c: c.method == "deleteWebhook", timeout=60)  # migrated
-            await add_subscribers(url, subscribers)
+            engine = make_engine(url)
+            await add_subscribers(engine, Identity(SECRET), FIRST_SUBSCRIBER, subscribers)
+            await engine.dispose()
             admin = User(ADMIN_ID, first_name="Admin")
             await api.send(admin, "/broadcast")
             await asyncio.sleep(1)
