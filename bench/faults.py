@@ -1,6 +1,7 @@
 """Fault run: people report while the bot is killed with SIGKILL again and again and Telegram
-fails 30 % of the calls (429, 500, dropped connections): the staff chat's calls, or with
---everywhere every call the bot makes (the people's screens and getUpdates too). A volunteer
+fails 30 % of the calls (429, 500, connections cut before or after Telegram carried the
+call out): the staff chat's calls, or with --everywhere every call the bot makes (the
+people's screens and getUpdates too). A volunteer
 answers every follow-up. Then it counts: every case a person was given a code for exists
 once, its card reached the staff chat once, every follow-up was relayed once, and every
 answer reached its person once.
@@ -36,7 +37,7 @@ from bench.broadcast import add_subscribers
 from bot.db import make_engine, make_sessionmaker
 from bot.services.identity import Identity
 from models import Broadcast, BroadcastDelivery, Case, OutboxMessage
-from tests.botapi import DROP, BotApi, Fault, User
+from tests.botapi import DROP, DROP_AFTER, BotApi, Fault, User
 from tests.conftest import ADMIN_ID, STAFF_CHAT_ID, database_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,11 +151,15 @@ async def person(api: BotApi, user_id: int, codes: dict[int, str]) -> None:
                 break
 
 
+FAULT_NAMES = {429: "429", 500: "500", DROP: "cut before", DROP_AFTER: "cut after"}
+
+
 def flaky_calls(
     rng: random.Random, failures: Counter[str], *, everywhere: bool
 ) -> Callable[[str, dict[str, Any]], Fault | None]:
     """A Telegram that fails 30 % of the calls to the staff chat (or of all calls): 429 with
-    retry_after, 500, or a dropped connection; `failures` counts them by status."""
+    retry_after, 500, or a connection cut before or after Telegram carried the call out;
+    `failures` counts them by status."""
 
     def flaky(method: str, params: dict[str, Any]) -> Fault | None:
         if not everywhere and params.get("chat_id") != STAFF_CHAT_ID:
@@ -166,9 +171,10 @@ def flaky_calls(
                 Fault(429, "Too Many Requests: retry after 1", retry_after=1),
                 Fault(500, "Internal Server Error"),
                 Fault(DROP, ""),
+                Fault(DROP_AFTER, ""),
             ]
         )
-        failures[str(fault.status)] += 1
+        failures[FAULT_NAMES[fault.status]] += 1
         return fault
 
     return flaky
@@ -259,7 +265,7 @@ async def run(people: int, kills: int, backend: str, everywhere: bool) -> None:
             print(f"took                  {time.monotonic() - began:.0f} s")
             print(
                 f"{'all' if everywhere else 'staff'} calls failed {sum(failures.values())} "
-                f"(429: {failures['429']}, 500: {failures['500']}, dropped: {failures['-1']})"
+                f"({', '.join(f'{name}: {n}' for name, n in sorted(failures.items()))})"
             )
             print(
                 f"cases stored          {len(cases)}; lost: {len(lost_cases)}; "
@@ -294,15 +300,14 @@ BROADCAST_TEXT = "Awareness under faults"
 FIRST_SUBSCRIBER = 9_000_000
 
 
-async def tap(api: BotApi, user: User, data: str, timeout: float = 30) -> None:
-    """Press the button with this callback data once it is on the screen."""
+async def showing(api: BotApi, user: User, data: str, timeout: float = 30) -> dict[str, Any]:
+    """The screen once it has the button with this callback data."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(AssertionError):
             screen = api.screen(user.id)
             if data in {d for _, d in api.buttons(screen)}:
-                await api.press(user, screen, data)
-                return
+                return screen
         await asyncio.sleep(0.1)
     raise AssertionError(f"no button {data}")
 
@@ -324,11 +329,12 @@ async def broadcast_run(subscribers: int, kills: int, backend: str, everywhere: 
             await api.send(admin, "/broadcast")
             await asyncio.sleep(1)
             await api.send(admin, BROADCAST_TEXT)
-            await tap(api, admin, "bc:preview")
+            await api.press(admin, await showing(api, admin, "bc:preview"), "bc:preview")
+            confirm = await showing(api, admin, "bc:send")
             if everywhere:
                 api.fault_rule = flaky_calls(rng, failures, everywhere=True)
             began = time.monotonic()
-            await tap(api, admin, "bc:send")
+            await api.press(admin, confirm, "bc:send")
             for _ in range(kills):
                 await asyncio.sleep(rng.uniform(1.0, 4.0))
                 await bot.kill()
@@ -362,7 +368,10 @@ async def broadcast_run(subscribers: int, kills: int, backend: str, everywhere: 
             print(f"subscribers           {subscribers}, BROADCAST_RATE 50")
             print(f"kill -9               {kills} times; broadcast {status} after {took:.0f} s")
             if everywhere:
-                print(f"calls failed          {sum(failures.values())} ({dict(failures)})")
+                print(
+                    f"calls failed          {sum(failures.values())} "
+                    f"({', '.join(f'{name}: {n}' for name, n in sorted(failures.items()))})"
+                )
             print(f"recorded              {dict(rows)}")
             got = sum(n > 0 for n in received.values())
             print(

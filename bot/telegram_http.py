@@ -88,14 +88,26 @@ class AiohttpRequest(BaseRequest):
         timeout = aiohttp.ClientTimeout(
             total=_sum(pool, connect, write, read), sock_connect=connect, sock_read=read
         )
+        # The class name only in errors: an aiohttp message can quote the URL (the token).
         try:
             async with self._session.request(method, url, data=body, timeout=timeout) as response:
                 return response.status, await response.read()
         except TimeoutError as error:
             raise TimedOut from error
-        except aiohttp.ClientError as error:
-            # The class name only: an aiohttp message can quote the URL, and it has the token.
+        except aiohttp.ClientConnectorError as error:  # never connected: nothing was sent
             raise NetworkError(f"aiohttp.{type(error).__name__}") from error
+        except aiohttp.ClientError as error:
+            raise NoAnswer(f"aiohttp.{type(error).__name__}") from error
+
+
+class NoAnswer(NetworkError):
+    """The connection broke after the request went out: Telegram may have acted on it."""
+
+
+def in_doubt(error: Exception) -> bool:
+    """No answer came, so whether Telegram took the request is unknown (a timeout, or the
+    connection broke): sending it again may deliver it twice."""
+    return isinstance(error, TimedOut | NoAnswer)
 
 
 def retry_after_seconds(error: RetryAfter) -> float:

@@ -29,7 +29,7 @@ from bot.db import BROADCAST_LOCK, if_first
 from bot.i18n import N_
 from bot.services.broadcasts import Progress, Recipient
 from bot.settings import LOCALES
-from bot.telegram_http import retry_after_seconds
+from bot.telegram_http import in_doubt, retry_after_seconds
 from handlers.common import EXIT, Viewer, button, viewer
 from handlers.language import LANGUAGE_NAMES
 from handlers.staff_admin import admin_viewer, reply
@@ -292,8 +292,12 @@ class Broadcaster:
             status, pause = "pending", retry_after_seconds(error)  # not sent: it goes later
         except Forbidden:
             status = "blocked"
-        except (BadRequest, TelegramError):
-            status = "failed"  # may have arrived: never sent twice
+        except BadRequest:
+            status = "failed"
+        except TelegramError as error:
+            # No answer: it may have arrived, so it is never sent again; Telegram failed
+            # (5xx): it did not, so it goes again later.
+            status = "unknown" if in_doubt(error) else "error"
         await asyncio.shield(broadcasts.record(broadcast_id, r.person, status, *kept))
         return status, pause
 

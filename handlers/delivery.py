@@ -25,7 +25,7 @@ from bot.db import execute_all
 from bot.i18n import N_
 from bot.services.outbox import TO_PERSON, OutboxItem
 from bot.services.staff import pick_route
-from bot.telegram_http import retry_after_seconds
+from bot.telegram_http import in_doubt, retry_after_seconds
 from handlers.common import EXIT, button
 from handlers.staff_cards import card_buttons, card_text, mention
 from models import Case
@@ -36,9 +36,11 @@ log = logging.getLogger("qorgau.delivery")
 NO_CAPTION = {"sticker", "video_note"}
 CAPTION_LIMIT = 1000  # captions over 1,023 characters fail in forum topics
 
-# Shown above a staff-side message sent again after the bot stopped in the middle of sending
-# it: Telegram may have taken the first try, and there is no way to ask.
-MAY_REPEAT = N_("↻ Sent again after a restart. If you see this above already, use that one.")
+# Shown above a staff-side message sent again when an earlier try may have arrived (the bot
+# stopped in the middle of it, or no answer came): there is no way to ask Telegram.
+MAY_REPEAT = N_(
+    "↻ Sent again: the first try may have arrived. If you see this above already, use that one."
+)
 NOTICES = {
     "blocked": N_(
         "The person has blocked the bot or deleted their account: the message "
@@ -109,8 +111,9 @@ class Sender:
         try:
             outcome: list[Executable] = await getattr(self, f"_{item.kind}")(item)
         except asyncio.CancelledError:
-            # Stopping mid-send: hand the row back at once instead of holding its lease.
-            await asyncio.shield(self._retry(item, "stopped", timedelta(0)))
+            # Stopping mid-send: hand the row back at once instead of holding its lease (the
+            # request may have gone out: the next try is marked).
+            await asyncio.shield(self._retry(item, "stopped", timedelta(0), in_doubt=True))
             raise
         except Exception as error:
             await asyncio.shield(self._after_failure(item, error))
@@ -118,8 +121,10 @@ class Sender:
         await asyncio.shield(self.services.outbox.sent(item.id, *outcome))
         self.delivered += 1
 
-    async def _retry(self, item: OutboxItem, error: str, after: timedelta | None) -> None:
-        await self.services.outbox.retry(item.id, item.attempts, error, after)
+    async def _retry(
+        self, item: OutboxItem, error: str, after: timedelta | None, *, in_doubt: bool = False
+    ) -> None:
+        await self.services.outbox.retry(item.id, item.attempts, error, after, in_doubt=in_doubt)
 
     async def _after_failure(self, item: OutboxItem, error: Exception) -> None:
         """Decide between trying again later and giving up (only for a person we cannot
@@ -155,7 +160,7 @@ class Sender:
                     type(error).__name__,
                     frames,
                 )
-            await self._retry(item, type(error).__name__, None)
+            await self._retry(item, type(error).__name__, None, in_doubt=in_doubt(error))
 
     async def _forget_card(self, case_id: int) -> None:
         async with self.services.sessions.begin() as session:

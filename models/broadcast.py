@@ -43,3 +43,5 @@ class BroadcastDelivery(Base):
     # unknown (caught mid-send by a crash)
     status: Mapped[str] = mapped_column(String(12), default="pending")
     at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Tries Telegram answered with an error of its own (5xx): given up after a few.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

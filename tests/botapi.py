@@ -54,7 +54,8 @@ class Call:
     at: float = field(default_factory=time.monotonic)
 
 
-DROP = -1  # Fault status: cut the connection without answering
+DROP = -1  # Fault status: cut the connection without answering (the call is not carried out)
+DROP_AFTER = -2  # Fault status: carry the call out, then cut the connection (no answer)
 
 
 @dataclass
@@ -170,8 +171,12 @@ class BotApi:
         if fault is not None:
             if fault.delay:
                 await asyncio.sleep(fault.delay)
-            if fault.status == DROP:
-                # The connection dies without an answer, as on a network failure.
+            if fault.status in (DROP, DROP_AFTER):
+                # The connection dies without an answer, as on a network failure: before
+                # Telegram did anything, or after (the bot cannot tell which).
+                if fault.status == DROP_AFTER and (handler := getattr(self, f"_m_{method}", None)):
+                    await handler(params)
+                    await self._notify()
                 if request.transport is not None:
                     request.transport.abort()
                 return web.Response(status=500)

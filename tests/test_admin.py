@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from bot.db import make_engine, make_sessionmaker
 from bot.settings import Settings
 from models import AuditEntry, Broadcast, BroadcastDelivery, Case, CaseMessage, Person
-from tests.botapi import BotApi, Fault
+from tests.botapi import DROP_AFTER, BotApi, Fault
 from tests.conftest import ADMIN_ID, make_settings
 from tests.flows import cases, report
 from tests.harness import Harness, Volunteer
@@ -293,6 +293,34 @@ async def test_after_a_crash_only_the_message_on_its_way_is_in_doubt(
         rows = await session.execute(select(BroadcastDelivery.person, BroadcastDelivery.status))
         recorded: dict[str, str] = dict(rows.all())
     assert [recorded[identity.pseudonym(u)] for u in states] == ["sent", "unknown", "sent"]
+
+
+async def test_telegram_failing_a_broadcast_message(botapi: BotApi, database_url: str) -> None:
+    """Telegram answers 500: sent again later. The connection is cut after Telegram took the
+    message: no answer, so it may have arrived; it is not sent again (nobody gets it twice)."""
+    async with bot_at_rate(botapi, database_url, 100) as h:
+        await subscribe_many(h, 66_000, 3)
+        admin = h.volunteer(ADMIN_ID, "Admin")
+        await compose(admin, "Mind the gap")
+        faults = {66_000: Fault(500, "Internal Server Error"), 66_001: Fault(DROP_AFTER, "")}
+        botapi.fault_rule = lambda m, p: (
+            faults.pop(p["chat_id"], None) if p.get("text") == "Mind the gap" else None
+        )
+        await admin.tap("Send")
+        await finished(h)
+        assert not faults  # both happened
+        delivered = [
+            sum(m.get("text") == "Mind the gap" for m in botapi.messages[user_id].values())
+            for user_id in (66_000, 66_001, 66_002)
+        ]
+        assert delivered == [1, 1, 1]
+        assert h.app is not None
+        identity = h.app.services.identity
+        async with h.app.services.sessions() as session:
+            rows = await session.execute(select(BroadcastDelivery.person, BroadcastDelivery.status))
+            recorded: dict[str, str] = dict(rows.all())
+        statuses = [recorded[identity.pseudonym(u)] for u in (66_000, 66_001, 66_002)]
+        assert statuses == ["sent", "unknown", "sent"]
 
 
 async def test_people_are_answered_at_once_during_a_broadcast(

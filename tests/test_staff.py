@@ -4,6 +4,7 @@ forum topics, escalation, and the outbox under faults (SPEC "Staff side")."""
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import select, update
 from bot.app import build_application
 from bot.settings import Settings
 from models import AuditEntry, Case, OutboxMessage, StaffMember
-from tests.botapi import DROP, BotApi, Fault
+from tests.botapi import DROP, DROP_AFTER, BotApi, Fault
 from tests.conftest import ADMIN_ID, STAFF_CHAT_ID, make_settings
 from tests.flows import cases, report
 from tests.harness import Harness, Volunteer
@@ -283,7 +284,7 @@ async def test_a_card_sent_again_after_a_crash_mid_send_says_so(harness: Harness
         for m in harness.api.messages[STAFF_CHAT_ID].values()
         if m["from"]["is_bot"] and code in m.get("text", "")
     ]
-    assert card["text"].startswith("↻ Sent again after a restart.")
+    assert card["text"].startswith("↻ Sent again: the first try may have arrived.")
     assert f"<b>{code}</b>" in card["text"]
 
 
@@ -316,13 +317,41 @@ async def test_outbox_delivers_everything_exactly_once_under_faults(harness: Har
         await person.send(f"follow-up of {n}")
     await harness.until(harness.outbox_empty, timeout=60)
     harness.api.fault_rule = None
-    staff_chat = list(harness.api.messages[STAFF_CHAT_ID].values())
+    # A try that got no answer (the connection was cut) may have arrived: the next one is
+    # marked "Sent again", so the card may start with the mark.
+    staff_chat = [
+        re.sub(r"^↻[^\n]*\n\n", "", m.get("text", ""))
+        for m in harness.api.messages[STAFF_CHAT_ID].values()
+    ]
     for n, code in enumerate(codes):
-        cards = [m for m in staff_chat if m.get("text", "").startswith(f"<b>{code}</b>")]
-        follow_ups = [m for m in staff_chat if f"follow-up of {n}" in m.get("text", "")]
+        cards = [text for text in staff_chat if text.startswith(f"<b>{code}</b>")]
+        follow_ups = [text for text in staff_chat if f"follow-up of {n}" in text]
         assert len(cards) == 1, (code, len(cards))
         assert len(follow_ups) == 1, (n, len(follow_ups))
     assert faults["failed"] > 0
+
+
+async def test_a_card_whose_answer_was_lost_is_sent_again_marked(harness: Harness) -> None:
+    """Telegram took the card but the connection broke before its answer: the bot cannot
+    know, so it sends the card again with the "Sent again" mark for the staff."""
+    person = harness.person(683)
+    cut: list[dict[str, object]] = []
+
+    def cut_the_first_card(method: str, params: dict[str, object]) -> Fault | None:
+        if method == "sendMessage" and params.get("chat_id") == STAFF_CHAT_ID and not cut:
+            cut.append(params)
+            return Fault(DROP_AFTER, "")
+        return None
+
+    harness.api.fault_rule = cut_the_first_card
+    code = await report(person)
+    await delivered(harness)
+    cards = [
+        m["text"] for m in harness.api.messages[STAFF_CHAT_ID].values() if code in m.get("text", "")
+    ]
+    assert len(cards) == 2
+    assert cards[0].startswith(f"<b>{code}</b>")
+    assert cards[1].startswith("↻ Sent again: the first try may have arrived.")
 
 
 async def test_an_answer_does_not_wait_for_a_failing_staff_chat(harness: Harness) -> None:

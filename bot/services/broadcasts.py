@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, and_, func, select, update
+from sqlalchemy import ColumnElement, Executable, and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db import affected
@@ -27,6 +27,8 @@ from models import Broadcast, BroadcastDelivery, Case, Person
 # A batch is sent within a second or two and one message within 20 s (timeouts): rows
 # claimed or sending for longer than this belong to a sender that died.
 IN_FLIGHT_GRACE = timedelta(seconds=30)
+# Telegram answering with an error of its own (5xx) this often for one person: given up.
+MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -214,14 +216,20 @@ class Broadcasts:
         return affected(result) == 1
 
     async def record(self, broadcast_id: int, person: str, status: str, *also: Executable) -> None:
-        """Store one outcome (sent, failed, blocked, or pending to try again), with `also`
-        in the same transaction."""
+        """Store one outcome, with `also` in the same transaction: sent, failed, blocked,
+        unknown (no answer came), pending (Telegram asked to wait: again later), or error
+        (Telegram failed: again later, failed after MAX_ATTEMPTS)."""
         now = datetime.now(UTC)
+        values: dict[str, Any] = {"status": status, "at": now}
+        if status == "error":
+            tries = BroadcastDelivery.attempts + 1
+            values |= {
+                "attempts": tries,
+                "status": case((tries >= MAX_ATTEMPTS, "failed"), else_="pending"),
+            }
         async with self._engine.begin() as connection:
             await connection.execute(
-                update(BroadcastDelivery)
-                .where(self._row(broadcast_id, person))
-                .values(status=status, at=now)
+                update(BroadcastDelivery).where(self._row(broadcast_id, person)).values(**values)
             )
             if status == "blocked":  # skipped from now on, in every broadcast (SPEC "Admin")
                 await connection.execute(

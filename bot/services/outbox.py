@@ -38,8 +38,8 @@ class OutboxItem:
     case_id: int | None
     payload: dict[str, Any]
     attempts: int
-    # The sender stopped in the middle of sending it before, so Telegram may have it
-    # already. Bot API sends have no idempotency key; the staff are told instead.
+    # An earlier try may have reached Telegram (the sender stopped in the middle of it, or
+    # no answer came). Bot API sends have no idempotency key; the staff are told instead.
     uncertain: bool = False
 
 
@@ -148,7 +148,17 @@ class Outbox:
             if tell_staff_of is not None:
                 enqueue(session, "staff_notice", tell_staff_of, notice=error)
 
-    async def retry(self, item_id: int, attempts: int, error: str, after: timedelta | None) -> None:
+    async def retry(
+        self,
+        item_id: int,
+        attempts: int,
+        error: str,
+        after: timedelta | None,
+        *,
+        in_doubt: bool = False,
+    ) -> None:
+        """Try again later. `in_doubt`: Telegram may have taken this try (no answer came),
+        so the row stays marked as sent once already (see OutboxItem.uncertain)."""
         delay = after if after is not None else backoff(attempts)
         await self._finish(
             item_id,
@@ -156,7 +166,7 @@ class Outbox:
             last_error=error[:120],
             due_at=datetime.now(UTC) + delay,
             lease_until=None,
-            sending_since=None,
+            **({} if in_doubt else {"sending_since": None}),
         )
 
     async def _finish(self, item_id: int, *also: Executable, **values: Any) -> None:
