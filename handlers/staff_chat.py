@@ -103,9 +103,15 @@ async def relay_to_person(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     chats = await services.staff.staff_chats(services.settings.staff_chat_id)
     if message.chat_id not in chats:
         return
-    reply_to = message.reply_to_message.message_id if message.reply_to_message else None
+    answered = message.reply_to_message
+    reply_to = answered.message_id if answered else None
+    # A message of the bot's own names its case (a card, a relayed follow-up).
+    author = answered.from_user if answered else None
+    quoted = None
+    if answered is not None and author is not None and author.id == context.bot.id:
+        quoted = answered.text or answered.caption
     thread = message.message_thread_id if message.is_topic_message else None
-    case = await services.casework.case_for_message(message.chat_id, reply_to, thread)
+    case = await services.casework.case_for_message(message.chat_id, reply_to, thread, quoted)
     if case is None:
         return
     t = services.catalogues[services.settings.default_locale]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,10 @@ MAX_CASES_PER_HOUR = 3
 DESCRIPTION_LIMIT = 2000
 # No 0/O, 1/I: the code is read aloud and typed by hand.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+# A reference code as it stands in a text, e.g. K7QF-2M9X.
+CODE_IN_TEXT = re.compile(rf"\b[{CODE_ALPHABET}]{{4}}-[{CODE_ALPHABET}]{{4}}\b")
 
 
 def new_code() -> str:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db import affected, execute_all, insert_new
 from bot.i18n import N_
+from bot.services.cases import CODE_IN_TEXT
 from bot.services.outbox import Outbox, enqueue
 from bot.services.staff import Staff, audit
 from models import Case, RelayLink
@@ -140,15 +141,24 @@ class Casework:
             return True
 
     async def case_for_message(
-        self, chat_id: int, reply_to_id: int | None, thread_id: int | None
+        self,
+        chat_id: int,
+        reply_to_id: int | None,
+        thread_id: int | None,
+        quoted: str | None = None,
     ) -> Case | None:
-        """The case a staff-chat message belongs to: by the message it answers, else by
-        the forum topic it was written in."""
+        """The case a staff-chat message belongs to: by the message it answers, else by the
+        case code in the text of that message (`quoted`: the bot's own, whose id it may
+        never have learnt when Telegram took it but the answer was lost), else by the forum
+        topic it was written in."""
         async with self._sessions() as session:
             if reply_to_id is not None:
                 link = await session.get(RelayLink, (chat_id, reply_to_id))
                 if link is not None:
                     return await session.get(Case, link.case_id)
+            found = CODE_IN_TEXT.search(quoted or "")
+            if found is not None:
+                return await self._case(session, found.group(0))
             if thread_id is not None:
                 case: Case | None = await session.scalar(
                     select(Case).where(Case.staff_chat_id == chat_id, Case.topic_id == thread_id)
