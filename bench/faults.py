@@ -275,7 +275,7 @@ async def run(people: int, kills: int, backend: str, everywhere: bool) -> None:
                 f"cards in staff chat   {sum(cards.values())}; missing: {len(lost_cards)}; "
                 f"duplicated: {sum(n > 1 for n in cards.values())}"
             )
-            print(f"marked as sent again  {marked} (after a kill in the middle of sending)")
+            print(f"marked as sent again  {marked} (an earlier try may have arrived)")
             print(
                 f"follow-ups relayed    {sum(follow_ups.values())} of {len(codes)}; "
                 f"duplicated: {sum(n > 1 for n in follow_ups.values())}"
