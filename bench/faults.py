@@ -258,6 +258,13 @@ async def run(people: int, kills: int, backend: str, everywhere: bool) -> None:
                 for m in staff
                 if (found := FOLLOW_UP.search(m.get("text", ""))) and m["from"]["is_bot"]
             )
+            # Copies the staff could take for new ones: a second copy without the mark.
+            unmarked = Counter(
+                found.group(1)
+                for text in staff_texts(staff)
+                if not text.startswith("↻")
+                and (found := re.search(CARD, text) or FOLLOW_UP.search(text))
+            )
             lost_cases = [c for c in codes.values() if c not in {x.code for x in cases}]
             lost_cards = [c.code for c in cases if cards[c.code] == 0]
             print(f"database              {backend}")
@@ -276,7 +283,10 @@ async def run(people: int, kills: int, backend: str, everywhere: bool) -> None:
                 f"cards in staff chat   {sum(cards.values())}; missing: {len(lost_cards)}; "
                 f"duplicated: {sum(n > 1 for n in cards.values())}"
             )
-            print(f"marked as sent again  {marked} (an earlier try may have arrived)")
+            print(
+                f"marked as sent again  {marked} (an earlier try may have arrived); "
+                f"copies without the mark: {sum(n - 1 for n in unmarked.values() if n > 1)}"
+            )
             print(
                 f"follow-ups relayed    {sum(follow_ups.values())} of {len(codes)}; "
                 f"duplicated: {sum(n > 1 for n in follow_ups.values())}"

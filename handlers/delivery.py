@@ -124,7 +124,9 @@ class Sender:
     async def _retry(
         self, item: OutboxItem, error: str, after: timedelta | None, *, in_doubt: bool = False
     ) -> None:
-        await self.services.outbox.retry(item.id, item.attempts, error, after, in_doubt=in_doubt)
+        # Once a try may have arrived, every later one is marked, whatever stops it.
+        doubt = in_doubt or item.uncertain
+        await self.services.outbox.retry(item.id, item.attempts, error, after, in_doubt=doubt)
 
     async def _after_failure(self, item: OutboxItem, error: Exception) -> None:
         """Decide between trying again later and giving up (only for a person we cannot

@@ -333,18 +333,21 @@ async def test_outbox_delivers_everything_exactly_once_under_faults(harness: Har
 
 async def test_a_card_whose_answer_was_lost_is_sent_again_marked(harness: Harness) -> None:
     """Telegram took the card but the connection broke before its answer: the bot cannot
-    know, so it sends the card again with the "Sent again" mark for the staff; an answer to
-    either copy reaches the person."""
+    know, so it sends the card again with the "Sent again" mark for the staff (also when that
+    try is refused in its turn); an answer to either copy reaches the person."""
     person = harness.person(683)
     cut: list[dict[str, object]] = []
 
-    def cut_the_first_card(method: str, params: dict[str, object]) -> Fault | None:
-        if method == "sendMessage" and params.get("chat_id") == STAFF_CHAT_ID and not cut:
-            cut.append(params)
+    def cut_then_throttled(method: str, params: dict[str, object]) -> Fault | None:
+        """The first try: taken, answer lost; the second: refused (429); then fine."""
+        if method != "sendMessage" or params.get("chat_id") != STAFF_CHAT_ID or len(cut) > 1:
+            return None
+        cut.append(params)
+        if len(cut) == 1:
             return Fault(DROP_AFTER, "")
-        return None
+        return Fault(429, "Too Many Requests: retry after 1", retry_after=1)
 
-    harness.api.fault_rule = cut_the_first_card
+    harness.api.fault_rule = cut_then_throttled
     code = await report(person)
     await delivered(harness)
     cards = [m for m in harness.api.messages[STAFF_CHAT_ID].values() if code in m.get("text", "")]
