@@ -74,6 +74,7 @@ async def test_the_code_reaches_the_person_when_the_sent_screen_fails(harness: H
         return any(case.code in m.get("text", "") for m in person.bot_messages())
 
     await harness.until(code_shown)
+    await harness.until(harness.outbox_empty)  # and its row written down as sent
     assert person.text.startswith(f"Sent. Your reference code: {case.code}")
     assert "Report an incident" in person.buttons  # the main menu, as on the first try
     assert harness.app is not None
