@@ -1,19 +1,27 @@
 # Qorgau help-line bot. Build: docker build -t qorgau .
 # Run:   docker run --env-file .env -v qorgau-data:/data -p 8443:8443 qorgau
+# The image holds a normal (non-editable) install of the package, with every dependency at
+# the version and hash pinned in requirements.lock. The bot runs as an unprivileged user in
+# /data, a volume: SQLite's default DATABASE_URL (sqlite+aiosqlite:///helpline.db, a path
+# relative to the working directory) puts the database there.
 FROM python:3.11-slim
 
-WORKDIR /app
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    DATABASE_URL=sqlite+aiosqlite:////data/helpline.db
-COPY pyproject.toml README.md babel.cfg alembic.ini ./
-COPY bot bot
-COPY handlers handlers
-COPY models models
-COPY locales locales
-RUN pip install --no-cache-dir . \
-    && pybabel compile -d locales -D messages \
-    && useradd --system --home /data qorgau && mkdir -p /data && chown qorgau /data
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY requirements.lock /tmp/qorgau/requirements.lock
+RUN pip install --require-hashes --no-deps -r /tmp/qorgau/requirements.lock
+COPY . /tmp/qorgau/src
+RUN pip install --no-deps /tmp/qorgau/src \
+    && rm -rf /tmp/qorgau \
+    && useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin qorgau \
+    && mkdir -p /data && chown qorgau:qorgau /data && chmod 700 /data
+
 USER qorgau
+WORKDIR /data
 VOLUME /data
 EXPOSE 8443
-CMD ["python", "-m", "bot"]
+# Webhook mode: the bot's own /healthz; polling: the database answers and the outbox moves.
+HEALTHCHECK --interval=60s --timeout=15s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "bot", "health"]
+ENTRYPOINT ["python", "-m", "bot"]
+CMD ["run"]

@@ -41,7 +41,7 @@ from tests.botapi import DROP, DROP_AFTER, BotApi, Fault, User
 from tests.conftest import ADMIN_ID, STAFF_CHAT_ID, database_for
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "bench-secret-key-0123456789"
+SECRET = "Qorgau-bench-key-8Vw3Nq6Zr1Kt9Hx4Lm2Pb7Yc"
 PLAN = [
     "m:report",
     "i:safe:yes",

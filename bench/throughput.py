@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.botapi import BotApi, User
@@ -144,13 +145,27 @@ async def measure(
     return results
 
 
+async def seeded(url: str, cases: int) -> None:
+    """Years of cases in the database first (see bench/scale.py)."""
+    from bench.scale import seed, services_for
+
+    services = services_for(url)
+    try:
+        took = await seed(services, cases, datetime.now(UTC))
+        print(f"seeded {cases} cases in {took:.0f} s", flush=True)
+    finally:
+        await services.engine.dispose()
+
+
 async def measure_qorgau(
-    api: BotApi, backend: str, mode: str, people: int, first_id: int
+    api: BotApi, backend: str, mode: str, people: int, first_id: int, cases: int = 0
 ) -> list[tuple[str, float, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         async for url in database_for(backend, Path(tmp)):
+            if cases:
+                await seeded(url, cases)
             env = {
-                "SECRET_KEY": "bench-secret-key-0123456789",
+                "SECRET_KEY": "Qorgau-bench-key-8Vw3Nq6Zr1Kt9Hx4Lm2Pb7Yc",
                 "STAFF_CHAT_ID": "-100200300",
                 "DATABASE_URL": url,
                 "DEFAULT_LOCALE": "en",
@@ -164,12 +179,12 @@ async def measure_qorgau(
                     "WEBHOOK_SECRET": "bench-webhook-secret",
                     "PORT": str(port),
                 }
-            name = f"qorgau, {backend}, {mode}"
+            name = f"qorgau, {backend}, {mode}" + (f", {cases // 1000}k cases" if cases else "")
             return await measure(api, name, "bot", env, people, first_id)
     raise RuntimeError("no database")
 
 
-async def run(people: int, backends: list[str], modes: list[str]) -> None:
+async def run(people: int, backends: list[str], modes: list[str], cases: int) -> None:
     api = BotApi()
     await api.start()
     echo = await measure(api, "echo, PTB default (httpx)", "bench.echo_bot", {}, people, 10**6)
@@ -178,7 +193,7 @@ async def run(people: int, backends: list[str], modes: list[str]) -> None:
     )
     setups = [(backend, mode) for backend in backends for mode in modes]
     qorgau = [
-        await measure_qorgau(api, backend, mode, people, (3 + n) * 10**6)
+        await measure_qorgau(api, backend, mode, people, (3 + n) * 10**6, cases)
         for n, (backend, mode) in enumerate(setups)
     ]
     await api.stop()
@@ -206,8 +221,11 @@ def main() -> None:
     parser.add_argument(
         "--mode", nargs="+", choices=["polling", "webhook"], default=["polling", "webhook"]
     )
+    parser.add_argument(
+        "--cases", type=int, default=0, help="seed this many cases first (bench/scale.py)"
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.people, args.db, args.mode))
+    asyncio.run(run(args.people, args.db, args.mode, args.cases))
 
 
 if __name__ == "__main__":

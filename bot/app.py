@@ -9,29 +9,36 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Executable, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, ConversationHandler
-from telegram.ext._utils.trackingdict import TrackingDict  # no public way: see below
+from telegram.ext import Application, CallbackContext, ContextTypes, ConversationHandler, ExtBot
 
 from bot.db import make_engine, make_sessionmaker, migrate, startup_lock
 from bot.i18n import Catalogues
 from bot.persistence import DatabasePersistence
 from bot.processing import PerChatUpdateProcessor
+from bot.ptb_private import set_conversation_state
 from bot.services.broadcasts import Broadcasts
 from bot.services.cases import Cases
 from bot.services.casework import Casework
 from bot.services.chat_leases import ChatLeases
 from bot.services.chat_log import ChatLog
+from bot.services.directory import Service, load_directory
 from bot.services.handled_updates import HandledUpdates
 from bot.services.help_numbers import HelpNumber, load_help_numbers
+from bot.services.history import History
 from bot.services.identity import Identity
+from bot.services.keys import Keys
+from bot.services.notes import Notes
 from bot.services.outbox import Outbox
 from bot.services.people import People
+from bot.services.ready_answers import ReadyAnswers
+from bot.services.referrals import Referrals
 from bot.services.staff import Staff
 from bot.services.stats import Stats
+from bot.services.triage import Triage
 from bot.settings import Settings
-from bot.telegram_http import AiohttpRequest
 
 log = logging.getLogger(__name__)
 MAX_CONCURRENT_UPDATES = 64
@@ -45,6 +52,7 @@ class Services:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     identity: Identity
+    keys: Keys
     people: People
     cases: Cases
     chat_log: ChatLog
@@ -55,37 +63,53 @@ class Services:
     stats: Stats
     catalogues: Catalogues
     help_numbers: list[HelpNumber]
+    directory: list[Service]
+    referrals: Referrals
+    notes: Notes  # staff notes and handover notes (issue 16)
+    history: History  # /case, /mine (issue 16)
     # Set when several instances may share the work (webhook mode on PostgreSQL).
     leases: ChatLeases | None
     handled_updates: HandledUpdates
+    ready_answers: ReadyAnswers
+    triage: Triage
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
         engine = make_engine(settings.database_url)
         sessions = make_sessionmaker(engine)
-        identity = Identity(settings.secret_key.get_secret_value())
+        identity = Identity.of(settings)
         outbox = Outbox(engine, sessions)
         staff = Staff(sessions, settings.admin_ids)
+        directory = load_directory()
         # Several instances can share the work only behind a webhook, on PostgreSQL: Telegram
         # gives updates to one poller only, and SQLite serves one process.
         shared = bool(settings.webhook_url) and engine.dialect.name == "postgresql"
+        max_open = settings.max_open_cases_per_volunteer
+        casework = Casework(engine, sessions, staff, outbox, max_open=max_open)
         return cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
             identity=identity,
+            keys=Keys(engine, identity),
             people=People(sessions),
             cases=Cases(sessions, identity, outbox),
             chat_log=ChatLog(engine, sessions),
             outbox=outbox,
             staff=staff,
-            casework=Casework(engine, sessions, staff, outbox),
+            casework=casework,
             broadcasts=Broadcasts(engine, sessions, identity, settings.default_locale),
             stats=Stats(sessions),
             catalogues=Catalogues(),
             help_numbers=load_help_numbers(),
+            directory=directory,
+            referrals=Referrals(sessions, outbox, directory, staff),
+            notes=Notes(sessions, staff, outbox),
+            history=History(sessions),
             leases=ChatLeases(engine, identity) if shared else None,
             handled_updates=HandledUpdates(engine, shared=shared),
+            ready_answers=ReadyAnswers(sessions, casework, outbox),
+            triage=Triage(sessions),
         )
 
 
@@ -98,6 +122,8 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
     in_flight: int = 0
     updates_handled: int = 0
     updates_skipped: int = 0  # resent by Telegram, or the database was away
+    # Updates that failed because the database was away: not confirmed, handled again later.
+    unhandled: set[int]
     # Long-running loops (the outbox sender) that run while the application runs.
     workers: list[Callable[[QorgauApplication], Coroutine[Any, Any, None]]]
     background: list[asyncio.Task[None]]
@@ -107,6 +133,8 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         async with startup_lock(self.services.engine):
             await migrate(self.services.engine)
             await self.services.staff.ensure_admins()
+            # Flows kept under an older SECRET_KEY (or none we hold) before PTB loads them.
+            await self.services.keys.prepare_flows()
         await self.services.handled_updates.load()
         await super().initialize()
 
@@ -131,7 +159,11 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         try:
             if await self._begin(update):
                 await super().process_update(update)
-                await self._finish(update)
+                try:
+                    await self._finish(update)
+                except Exception as error:
+                    await self.process_error(update, error)
+                    raise
                 self.updates_handled += 1
             else:
                 self.updates_skipped += 1
@@ -140,12 +172,28 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
             if isinstance(update, Update):
                 self.last_update_id = max(self.last_update_id, update.update_id)
 
+    async def process_error(
+        self,
+        update: object | None,
+        error: Exception,
+        job: Any = None,
+        coroutine: Any = None,
+    ) -> bool:
+        """PTB's error handling, plus: an update that failed because the database was away
+        is marked unhandled, so that it is not confirmed to Telegram and comes again."""
+        if isinstance(update, Update) and database_away(error):
+            self.unhandled.add(update.update_id)
+        return await super().process_error(update, error, job, coroutine)
+
     async def _begin(self, update: object) -> bool:
         """Whether to handle the update: not handled before (Telegram resends), and with
         several instances this one holds the chat and has the person's flow fresh from the
         database. When the database is away the person is asked to try again."""
         update_id = update.update_id if isinstance(update, Update) else None
         try:
+            if isinstance(update, Update) and update.effective_user is not None:
+                # After a change of SECRET_KEY: the person's rows move to their new pseudonym.
+                await self.services.keys.adopt(update.effective_user.id)
             if self.services.leases is not None and isinstance(update, Update):
                 return await self._take_chat(update)
             return update_id is None or not await self.services.handled_updates.seen(update_id)
@@ -235,6 +283,15 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         if isinstance(self.persistence, DatabasePersistence):
             await self.persistence.commit()
 
+    async def end_flows(self, chat_id: int, user_id: int) -> None:
+        """End every flow the person is in (their state leaves the database with the update:
+        /forget keeps no encrypted id of theirs)."""
+        assert isinstance(self.persistence, DatabasePersistence)
+        for handler in self.persistent_conversations():
+            assert handler.name is not None
+            set_conversation_state(handler, (chat_id, user_id), None)
+            await self.persistence.update_conversation(handler.name, (chat_id, user_id), None)
+
     def persistent_conversations(self) -> list[ConversationHandler[Any]]:
         return [
             handler
@@ -244,20 +301,24 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         ]
 
 
-def set_conversation_state(
-    handler: ConversationHandler[Any], key: tuple[int, ...], state: object | None
-) -> None:
-    """PTB has a refresh hook for user_data but none for conversation states; this writes the
-    handler's own table without marking it changed (the value came from the database)."""
-    conversations = cast(TrackingDict[tuple[int, ...], object], handler._conversations)
-    if state is None:
-        conversations.data.pop(key, None)
-    else:
-        conversations.update_no_track({key: state})
+class QorgauContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """The context every handler and job gets (set in bot/compose.py): the services typed."""
+
+    @property
+    def app(self) -> QorgauApplication:
+        return cast(QorgauApplication, self.application)
+
+    @property
+    def services(self) -> Services:
+        return self.app.services
 
 
-def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    return cast(QorgauApplication, context.application).services
+CONTEXT_TYPES = ContextTypes(context=QorgauContext)
+
+
+def database_away(error: BaseException) -> bool:
+    """The database could not be reached or written (down, refused, disk full)."""
+    return isinstance(error, SQLAlchemyError | OSError)
 
 
 def file_url_for(api_url: str) -> str:
@@ -267,28 +328,6 @@ def file_url_for(api_url: str) -> str:
     return base + "/file/bot"
 
 
-def build_application(settings: Settings) -> QorgauApplication:
-    from handlers import register
-
-    services = Services.create(settings)
-    application = cast(
-        QorgauApplication,
-        ApplicationBuilder()
-        .application_class(QorgauApplication)
-        .token(settings.bot_token.get_secret_value())
-        .base_url(settings.telegram_api_url)
-        .base_file_url(file_url_for(settings.telegram_api_url))
-        .request(AiohttpRequest())
-        .get_updates_request(AiohttpRequest(connection_pool_size=1))
-        .persistence(DatabasePersistence(services.engine, services.identity))
-        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
-        .build(),
-    )
-    application.services = services
-    application.workers, application.background = [], []
-    register(application)
-    return application
-
-
-# Edits are not asked for: a request takes what was sent, as it was sent.
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+# Edits are not asked for: a request takes what was sent, as it was sent. The bot's own
+# membership changes: added to a group, it says what it still needs there (flows/setup.py).
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Executable, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, CursorResult, Result
+from sqlalchemy.engine import Connection, CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -34,8 +35,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+PRIVATE_FILE = 0o600  # the service user only: the database holds encrypted chats and text
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None: in memory)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def make_private(path: Path) -> None:
+    """Create the SQLite file readable by the service user only, and tighten one made before
+    (and its -wal and -shm). SQLite gives the -wal and -shm it creates later the mode of the
+    main file, so creating that one 0600 is what keeps them private."""
+    if not path.exists():
+        if not path.parent.is_dir():
+            return  # no folder: opening the database says so, in one line (bot/startup.py)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if file.stat().st_mode & 0o777 != PRIVATE_FILE:
+                file.chmod(PRIVATE_FILE)
+
+
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
+        if (path := sqlite_path(url)) is not None:
+            make_private(path)
         # A file never drops a connection: no ping before each use (a round trip per session).
         engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

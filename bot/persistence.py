@@ -54,7 +54,7 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         self._fetched_drafts: dict[int, dict[Any, Any]] = {}
 
     def _hash(self, value: object) -> str:
-        return self._identity.keyed_hash("persistence:" + json.dumps(value))
+        return self._identity.lookup_hash(value)
 
     def _put(self, table: Table, **values: Any) -> None:
         self._pending.append(upsert(self._engine.dialect.name, table, values))

@@ -15,12 +15,20 @@ from datetime import timedelta
 from typing import TypeVar
 
 import aiohttp
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
-from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.request import BaseRequest, RequestData
 
+from bot.ptb_private import ODVInput, chosen
+
 T = TypeVar("T")
+
 log = logging.getLogger("qorgau.telegram")
 
 # PTB's own defaults for HTTPXRequest, so behaviour under a slow Telegram stays the same.
@@ -29,10 +37,6 @@ WRITE_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 5.0
 POOL_TIMEOUT = 1.0
 MEDIA_WRITE_TIMEOUT = 20.0
-
-
-def _chosen(value: ODVInput[float], default: float) -> float | None:
-    return default if isinstance(value, DefaultValue) else value
 
 
 def _sum(*parts: float | None) -> float | None:
@@ -79,10 +83,10 @@ class AiohttpRequest(BaseRequest):
             body = aiohttp.FormData(fields)
             for name, (filename, content, mime) in files.items():
                 body.add_field(name, content, filename=filename, content_type=mime)
-        read = _chosen(read_timeout, READ_TIMEOUT)
-        write = _chosen(write_timeout, MEDIA_WRITE_TIMEOUT if files else WRITE_TIMEOUT)
-        connect = _chosen(connect_timeout, CONNECT_TIMEOUT)
-        pool = _chosen(pool_timeout, POOL_TIMEOUT)
+        read = chosen(read_timeout, READ_TIMEOUT)
+        write = chosen(write_timeout, MEDIA_WRITE_TIMEOUT if files else WRITE_TIMEOUT)
+        connect = chosen(connect_timeout, CONNECT_TIMEOUT)
+        pool = chosen(pool_timeout, POOL_TIMEOUT)
         # aiohttp has no write timeout: the whole request may take pool + connect + write +
         # read, which is what httpx allows step by step.
         timeout = aiohttp.ClientTimeout(
@@ -110,6 +114,28 @@ def in_doubt(error: Exception) -> bool:
     return isinstance(error, TimedOut | NoAnswer)
 
 
+def permanent(error: Exception) -> bool:
+    """Telegram's answer, classified once for the whole bot: a refusal (400 of any kind, 403)
+    stays a refusal however often the call is made again; a 429, a 5xx or no answer at all is
+    temporary."""
+    return isinstance(error, BadRequest | Forbidden | ChatMigrated)
+
+
+# What Telegram says when the chat itself will not take the bot's messages: the bot is not
+# in it (any more), may not write there, or may not open topics. Retrying cannot fix it; an
+# admin can.
+_CHAT_REFUSALS = ("chat not found", "not enough rights", "have no rights", "admin_required")
+
+
+def chat_refuses(error: Exception) -> bool:
+    """A permanent refusal by the chat as a whole (not by one message)."""
+    if isinstance(error, Forbidden | ChatMigrated):
+        return True
+    return isinstance(error, BadRequest) and any(
+        words in error.message.lower() for words in _CHAT_REFUSALS
+    )
+
+
 def retry_after_seconds(error: RetryAfter) -> float:
     """How long Telegram asked us to wait (PTB gives seconds or a timedelta)."""
     after = error.retry_after
@@ -134,7 +160,7 @@ async def again_on_hiccup(
         except (RetryAfter, NetworkError) as error:  # BadRequest is a NetworkError in PTB
             attempt += 1
             out_of_tries = attempts is not None and attempt >= attempts
-            if isinstance(error, BadRequest) or out_of_tries or (stop and stop.is_set()):
+            if permanent(error) or out_of_tries or (stop and stop.is_set()):
                 raise
             if isinstance(error, RetryAfter):
                 wait = retry_after_seconds(error)

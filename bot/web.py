@@ -4,19 +4,21 @@ request) and answers /healthz and /metrics (Prometheus text format)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from telegram import Update
 
 from bot.app import ALLOWED_UPDATES, QorgauApplication
 from bot.telegram_http import again_on_hiccup
-from models import BroadcastDelivery, Case
+from bot.workers.staff_chat_watch import watch_of
 
 log = logging.getLogger("qorgau.web")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -43,6 +45,9 @@ async def telegram_endpoint(request: web.Request) -> web.Response:
     # Answer Telegram only once the update is handled: a crash before that makes Telegram
     # send it again instead of losing it (the flows are idempotent).
     await application.update_processor.process_update(update, application.process_update(update))
+    if update.update_id in application.unhandled:  # the database was away: Telegram resends
+        application.unhandled.discard(update.update_id)
+        return web.Response(status=503)
     return web.Response()
 
 
@@ -58,7 +63,9 @@ async def health(application: QorgauApplication) -> tuple[bool, dict[str, object
     except Exception as error:
         report["database"] = f"unreachable ({type(error).__name__})"
         return False, report
-    return oldest < OUTBOX_STALE_SECONDS, report
+    refused = watch_of(application).problems
+    report["staff_chats"] = {str(chat): problem for chat, problem in refused.items()} or "ok"
+    return oldest < OUTBOX_STALE_SECONDS and not refused, report
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -85,14 +92,9 @@ async def metrics(request: web.Request) -> web.Response:
     pending, oldest = await services.outbox.backlog()
     gauge("qorgau_outbox_pending", "Messages owed to staff or people", pending)
     gauge("qorgau_outbox_oldest_seconds", "Age of the oldest pending message", oldest)
-    async with services.sessions() as session:
-        cases = await session.scalar(select(func.count()).select_from(Case))
-        rows = (
-            await session.execute(
-                select(BroadcastDelivery.status, func.count()).group_by(BroadcastDelivery.status)
-            )
-        ).all()
-    gauge("qorgau_cases_opened", "Cases opened, all time", float(cases or 0))
+    cases = await services.stats.opened()
+    rows = (await services.broadcasts.delivery_counts()).items()
+    gauge("qorgau_cases_opened", "Cases opened, all time", float(cases))
     broadcast = Gauge(
         "qorgau_broadcast_deliveries",
         "Broadcast deliveries by status",
@@ -115,6 +117,25 @@ def make_web_app(application: QorgauApplication) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app
+
+
+@contextlib.asynccontextmanager
+async def health_server(application: QorgauApplication) -> AsyncIterator[None]:
+    """Polling mode: /healthz on HEALTH_PORT, when it is set."""
+    port = application.services.settings.health_port
+    if port is None:
+        yield
+        return
+    app = web.Application()
+    app[APPLICATION] = application
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "0.0.0.0", port).start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()
 
 
 async def serve_webhook(application: QorgauApplication, stop: asyncio.Event) -> None:

@@ -2,9 +2,12 @@
 
 from models.base import Base
 from models.broadcast import Broadcast, BroadcastDelivery
-from models.case import Case, CaseMessage, ChatMessage
+from models.case import Case, CaseDay, CaseMessage, ChatMessage
 from models.conversation import ChatLease, ConversationState, Draft, HandledUpdate
+from models.note import CaseNote
 from models.person import Person
+from models.ready_answer import ReadyAnswer
+from models.referral import Referral, ReferralStatus
 from models.staff import (
     ROLES,
     AuditEntry,
@@ -22,7 +25,9 @@ __all__ = [
     "Broadcast",
     "BroadcastDelivery",
     "Case",
+    "CaseDay",
     "CaseMessage",
+    "CaseNote",
     "ChatLease",
     "ChatMessage",
     "ConversationState",
@@ -31,6 +36,9 @@ __all__ = [
     "Invite",
     "OutboxMessage",
     "Person",
+    "ReadyAnswer",
+    "Referral",
+    "ReferralStatus",
     "RelayLink",
     "RoutingRule",
     "StaffMember",

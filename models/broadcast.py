@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
@@ -20,11 +20,26 @@ class Broadcast(Base):
     versions: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(
         String(12), default="running"
-    )  # running paused cancelled done
+    )  # scheduled running paused cancelled done
     admin_chat_id: Mapped[int] = mapped_column(BigInteger)
+    # The admin's language when composing (their stored choice, if any, wins when shown).
+    admin_locale: Mapped[str | None] = mapped_column(String(8))
     progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # When a scheduled one is due (UTC); recipients are fixed when it starts.
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # "" everyone, "lang:kk" one language, "region:almaty" those who shared that region.
+    audience: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    # The admin confirmed sending in the quiet hours (QUIET_HOURS); otherwise it waits.
+    night_ok: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Recipients are fixed a chunk at a time, in pseudonym order, as the sending reaches them
+    # (so "Send" is not held up by writing 100,000 rows): the last pseudonym fixed so far,
+    # "" before the first, None once all are. `planned`: the audience's size at the start.
+    fixed_after: Mapped[str | None] = mapped_column(String(64))
+    planned: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # JSON {status: count} of its deliveries, written when they are pruned (long finished).
+    tally: Mapped[str | None] = mapped_column(Text)
 
 
 class BroadcastDelivery(Base):
@@ -33,7 +48,8 @@ class BroadcastDelivery(Base):
     twice); see bot/services/broadcasts.py."""
 
     __tablename__ = "broadcast_deliveries"
-    __table_args__ = (Index("ix_broadcast_deliveries_status", "broadcast_id", "status"),)
+    # With `person` last, the next pending rows after a cursor come straight off the index.
+    __table_args__ = (Index("ix_broadcast_deliveries_status", "broadcast_id", "status", "person"),)
 
     broadcast_id: Mapped[int] = mapped_column(
         ForeignKey("broadcasts.id", ondelete="CASCADE"), primary_key=True
@@ -45,3 +61,5 @@ class BroadcastDelivery(Base):
     at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Tries Telegram answered with an error of its own (5xx): given up after a few.
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The person unsubscribed within a day of receiving it (the campaign report counts these).
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -2,19 +2,34 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
 
 
 class Case(Base):
     """One request for help. No identity: no name, username, Telegram id, phone or address
-    (SPEC safety rule 6). `person` is a keyed pseudonym and `reply_to` an encrypted chat id;
+    (docs/safety.md, rule 6). `person` is a keyed pseudonym and `reply_to` an encrypted chat id;
     both are erased by /forget and by retention.
     """
 
     __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_created_at", "created_at"),
+        Index("ix_cases_status_taken_by", "status", "taken_by"),
+        # Retention finds what newly expired: not yet erased, closed before the cutoff.
+        Index("ix_cases_erased_at_closed_at", "erased_at", "closed_at"),
+        # The open cases only (/queue, bot/services/triage.py): a few hundred among a million.
+        # Its size also tells SQLite's planner how few they are: without it, the planner took
+        # status = 'open' for half the table and scanned all of it (bench/scale.py).
+        Index(
+            "ix_cases_open_created_at",
+            "created_at",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(9), unique=True)
@@ -25,6 +40,9 @@ class Case(Base):
     age_band: Mapped[str] = mapped_column(String(8))
     region: Mapped[str] = mapped_column(String(24))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What staff assessed (models.enums.RiskLevel); None until someone does (an urgent case
+    # then counts as high: bot/services/casework.effective_risk).
+    risk: Mapped[str | None] = mapped_column(String(12))
     locale: Mapped[str] = mapped_column(String(8))
     description: Mapped[str | None] = mapped_column(Text)  # scrubbed before it is stored
     may_answer: Mapped[bool] = mapped_column(Boolean)
@@ -50,10 +68,8 @@ class Case(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     # The flow that sent it: the same flow replayed after a crash finds its case again.
     intake_key: Mapped[str | None] = mapped_column(String(32), unique=True)
-
-    messages: Mapped[list[CaseMessage]] = relationship(
-        back_populates="case", order_by="CaseMessage.id"
-    )
+    # When retention erased it (None: not yet); a later run skips it.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CaseMessage(Base):
@@ -71,7 +87,15 @@ class CaseMessage(Base):
     source_message_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    case: Mapped[Case] = relationship(back_populates="messages")
+
+class CaseDay(Base):
+    """The numbers of one UTC day's cases, once none of them is open (see
+    bot/services/stats.py): /stats adds these up instead of reading every case."""
+
+    __tablename__ = "case_days"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    counts: Mapped[str] = mapped_column(Text)  # JSON
 
 
 class ChatMessage(Base):
@@ -80,7 +104,10 @@ class ChatMessage(Base):
     """
 
     __tablename__ = "chat_messages"
-    __table_args__ = (Index("ix_chat_messages_person_at", "person", "at"),)
+    __table_args__ = (
+        Index("ix_chat_messages_person_at", "person", "at"),
+        Index("ix_chat_messages_at", "at"),  # the hourly prune
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person: Mapped[str] = mapped_column(String(64))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, String, Text
+from sqlalchemy import Boolean, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
@@ -16,6 +16,7 @@ class Person(Base):
     """
 
     __tablename__ = "people"
+    __table_args__ = (Index("ix_people_subscribed_updated_at", "subscribed", "updated_at"),)
 
     pseudonym: Mapped[str] = mapped_column(String(64), primary_key=True)
     locale: Mapped[str | None] = mapped_column(String(8))
@@ -23,6 +24,9 @@ class Person(Base):
     # while subscribed.
     subscribed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     chat: Mapped[str | None] = mapped_column(Text)
+    # The region for regional news: only if they chose to share it when subscribing; never
+    # taken from their cases. Dropped with the subscription.
+    region: Mapped[str | None] = mapped_column(String(24))
     blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

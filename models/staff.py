@@ -6,8 +6,9 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
+from models.enums import Role
 
-ROLES = ("admin", "coordinator", "lawyer", "psychologist")
+ROLES = tuple(Role)
 
 
 class StaffMember(Base):
@@ -48,7 +49,7 @@ class RoutingRule(Base):
 
 
 class AuditEntry(Base):
-    """Every staff action, with time and staff id (SPEC "Staff side")."""
+    """Every staff action, with time and staff id (docs/staff-guide.md)."""
 
     __tablename__ = "audit_log"
 
@@ -56,7 +57,10 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     staff_id: Mapped[int] = mapped_column(BigInteger)
     action: Mapped[str] = mapped_column(String(24))
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    # Indexed: /case reads a case's whole history.
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="SET NULL"), index=True
+    )
     detail: Mapped[str | None] = mapped_column(String(200))
 
 
@@ -68,11 +72,17 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_due", "status", "due_at"),
+        # The sender's claim: pending rows in order.
+        Index("ix_outbox_status_id", "status", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(24))
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
     payload: Mapped[str] = mapped_column(Text, default="{}")  # JSON; person's chat encrypted
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

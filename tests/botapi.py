@@ -3,14 +3,21 @@
 It speaks HTTP like api.telegram.org does (form-encoded bodies in, JSON out), queues updates
 for getUpdates, records every call the bot makes, keeps the messages each chat shows, and can
 be told to fail: 403, 429 with retry_after, 500, or a slow answer.
+
+Like Telegram it refuses what it cannot do: a copy of a message that was deleted, a caption over
+1,024 characters, a text over 4,096 (counted after HTML parsing); and it answers 429 with
+retry_after when the bot sends faster than Telegram allows (see Flood below).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import itertools
 import json
+import math
+import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -20,10 +27,17 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
+from telegram.constants import ReactionEmoji
 
-BOT_USER = {"id": 7000000001, "is_bot": True, "first_name": "Qorgau", "username": "qorgau_bot"}
+BOT_ID = 7000000001
+BOT_USER: dict[str, Any] = {
+    "id": BOT_ID,
+    "is_bot": True,
+    "first_name": "Qorgau",
+    "username": "qorgau_bot",
+}
 
-# Parameters PTB sends as JSON (everything else is a raw string, see SPEC.md).
+# Parameters PTB sends as JSON (everything else is a raw string, see docs/operations.md).
 _JSON_PARAMS = {
     "reply_markup",
     "entities",
@@ -34,6 +48,8 @@ _JSON_PARAMS = {
     "media",
     "link_preview_options",
     "reply_parameters",
+    "scope",
+    "reaction",
 }
 _INT_PARAMS = {
     "chat_id",
@@ -47,11 +63,62 @@ _INT_PARAMS = {
 }
 
 
+class _ApiError(Exception):
+    """A method's own refusal (what Telegram answers with ok: false)."""
+
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status, self.description = status, description
+
+
+ADMIN_RIGHTS = (
+    "can_be_edited",
+    "is_anonymous",
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+    "can_pin_messages",
+    "can_manage_topics",
+)
+
+
+def admin_member(user: dict[str, Any], **rights: bool) -> dict[str, Any]:
+    """A ChatMemberAdministrator: every right on, but those given (e.g. can_pin_messages=False)."""
+    member: dict[str, Any] = {"status": "administrator", "user": user}
+    member.update(
+        {
+            right: rights.get(right, right not in ("can_be_edited", "is_anonymous"))
+            for right in ADMIN_RIGHTS
+        }
+    )
+    return member
+
+
 @dataclass
 class Call:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+
+
+# Bots may download files up to this size (getFile); bigger ones only by their file_id.
+DOWNLOAD_LIMIT = 20 * 1024 * 1024
+
+
+@dataclass
+class StoredFile:
+    """A file as Telegram keeps it: sent again by its file_id, it keeps its name."""
+
+    name: str | None
+    content: bytes
+    size: int
 
 
 DROP = -1  # Fault status: cut the connection without answering (the call is not carried out)
@@ -64,6 +131,49 @@ class Fault:
     description: str
     retry_after: int | None = None
     delay: float = 0.0
+
+
+CAPTION_LIMIT = 1024
+TEXT_LIMIT = 4096
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _visible_length(text: str, params: dict[str, Any]) -> int:
+    """The length Telegram counts: after the HTML markup is parsed away."""
+    if str(params.get("parse_mode", "")).upper() == "HTML":
+        text = html.unescape(_TAG.sub("", text))
+    return len(text)
+
+
+class Flood:
+    """Telegram's flood limits on new messages (sendX, copyX, forwardX), as a leaky bucket per
+    scope: about one a second in a private chat (a short burst allowed), 20 a minute in a
+    group, 30 a second overall. Over a limit the call is refused with 429 and retry_after."""
+
+    SLACK = 0.05  # seconds: a request may arrive a little before its slot (network jitter)
+
+    def __init__(self) -> None:
+        self.private = (1.0, 3)  # (messages a second, burst)
+        self.group = (20 / 60, 20)
+        self.overall = (30.0, 30)
+        self._full_at: dict[object, float] = {}  # scope -> when its bucket is empty again
+        self.refused = 0  # 429s given for going too fast
+
+    def _wait(self, scope: object, rate: float, burst: int, now: float) -> float:
+        empty_at = max(self._full_at.get(scope, now), now)
+        return max(0.0, empty_at + 1 / rate - now - burst / rate - self.SLACK)
+
+    def take(self, chat_id: int) -> int | None:
+        """None if the message may go now (and it is counted), else seconds to wait."""
+        now = time.monotonic()
+        scopes = [("all", *self.overall), (chat_id, *(self.private if chat_id > 0 else self.group))]
+        wait = max(self._wait(scope, rate, burst, now) for scope, rate, burst in scopes)
+        if wait > 0:
+            self.refused += 1
+            return max(1, math.ceil(wait))
+        for scope, rate, _burst in scopes:
+            self._full_at[scope] = max(self._full_at.get(scope, now), now) + 1 / rate
+        return None
 
 
 @dataclass
@@ -83,8 +193,9 @@ class User:
 
 
 class BotApi:
-    def __init__(self, token: str = "123456:TEST-TOKEN") -> None:
+    def __init__(self, token: str = "123456:TEST-TOKEN", *, flood: bool = True) -> None:
         self.token = token
+        self.flood: Flood | None = Flood() if flood else None
         self.calls: list[Call] = []
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
         self.fault_rule: Callable[[str, dict[str, Any]], Fault | None] | None = None
@@ -96,7 +207,26 @@ class BotApi:
         self.deleted: dict[int, set[int]] = defaultdict(set)
         self.forums: set[int] = set()  # supergroups with topics enabled
         self.deleted_topics: set[tuple[int, int]] = set()
+        # (chat, thread) -> the service message that opened the topic
+        self.topics: dict[tuple[int, int], dict[str, Any]] = {}
         self.blocked: set[int] = set()  # people who blocked the bot
+        self.files: dict[str, StoredFile] = {}  # file_id -> file
+        self._file_ids = itertools.count(1)
+        # Group membership as the bot's rights there allow it to change: who is banned from
+        # which chat, the chats where the bot is no admin (banning fails there as on
+        # Telegram), and each chat's own admins (nobody but the owner removes those).
+        self.banned: dict[int, set[int]] = defaultdict(set)
+        self.bot_not_admin: set[int] = set()
+        self.chat_admins: dict[int, set[int]] = defaultdict(set)
+        # (chat id, user id) -> the ChatMember getChatMember answers; the bot is an
+        # administrator with every right it asks for unless a test says otherwise.
+        self.chat_members: dict[tuple[int, int], dict[str, Any]] = {}
+        self.left: set[int] = set()  # groups the bot is not a member of
+        self.no_topic_rights: set[int] = set()  # forums where the bot may not open topics
+        # (chat, message) -> the bot's reaction on it (setMessageReaction), as members see it
+        self.reactions: dict[tuple[int, int], list[str]] = {}
+        # chat id -> the reactions its admins allow (a chat not listed allows them all)
+        self.allowed_reactions: dict[int, set[str]] = {}
         # chat id -> future resolved by the bot's next message or edit there (benchmarks)
         self.chat_waiters: dict[int, asyncio.Future[float]] = {}
         # Webhook delivery, as Telegram does it once setWebhook is called: only when a test
@@ -121,6 +251,7 @@ class BotApi:
     async def start(self) -> None:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -143,8 +274,13 @@ class BotApi:
         if request.content_type == "application/json":
             return dict(await request.json())
         form = await request.post()
+        uploaded: dict[str, str] = {}
         for key, value in form.items():
-            raw[key] = value if isinstance(value, str) else value.file.read()  # type: ignore[union-attr]
+            if isinstance(value, web.FileField):
+                uploaded[key] = value.filename
+                raw[key] = value.file.read()
+            else:
+                raw[key] = value
         params: dict[str, Any] = {}
         for key, value in raw.items():
             if key in _JSON_PARAMS and isinstance(value, str):
@@ -158,6 +294,8 @@ class BotApi:
                 params[key] = value == "true"
             else:
                 params[key] = value
+        if uploaded:
+            params["_uploaded_names"] = uploaded  # the name each uploaded file was given
         return params
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -169,36 +307,73 @@ class BotApi:
         if method != "getUpdates":
             self.calls.append(Call(method, params))
         if fault is not None:
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.status in (DROP, DROP_AFTER):
-                # The connection dies without an answer, as on a network failure: before
-                # Telegram did anything, or after (the bot cannot tell which).
-                if fault.status == DROP_AFTER and (handler := getattr(self, f"_m_{method}", None)):
-                    await handler(params)
-                    await self._notify()
-                if request.transport is not None:
-                    request.transport.abort()
-                return web.Response(status=500)
-            if fault.status:
-                await self._notify()
-                return self._error(fault.status, fault.description, fault.retry_after)
+            failed = await self._fail(request, method, params, fault)
+            if failed is not None:
+                return failed
         handler = getattr(self, f"_m_{method}", None)
-        result = await handler(params) if handler else True
+        try:
+            result = await handler(params) if handler else True
+        except _ApiError as error:
+            return self._error(error.status, error.description)
         await self._notify()
+        if isinstance(result, web.Response):  # the method refused, as Telegram would
+            return result
         return web.json_response({"ok": True, "result": result})
+
+    async def _fail(
+        self, request: web.Request, method: str, params: dict[str, Any], fault: Fault
+    ) -> web.Response | None:
+        """Answer as the fault says (None: a delay only, then the call goes through)."""
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.status in (DROP, DROP_AFTER):
+            # The connection dies without an answer, as on a network failure: before
+            # Telegram did anything, or after (the bot cannot tell which).
+            if fault.status == DROP_AFTER and (handler := getattr(self, f"_m_{method}", None)):
+                await handler(params)
+                await self._notify()
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=500)
+        if fault.status:
+            await self._notify()
+            return self._error(fault.status, fault.description, fault.retry_after)
+        return None
 
     def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
         chat_id = params.get("chat_id")
         if method.startswith(("send", "copy")) and chat_id in self.blocked:
             return Fault(403, "Forbidden: bot was blocked by the user")
+        if chat_id in self.left and method != "getMe":
+            return Fault(403, "Forbidden: bot is not a member of the supergroup chat")
+        if method == "createForumTopic" and chat_id in self.no_topic_rights:
+            return Fault(400, "Bad Request: not enough rights to create a topic")
         thread = params.get("message_thread_id")
         if thread and (chat_id, thread) in self.deleted_topics:
             return Fault(400, "Bad Request: message thread not found")
         if self.faults[method]:
             return self.faults[method].popleft()
         if self.fault_rule and method != "getUpdates":
-            return self.fault_rule(method, params)
+            fault = self.fault_rule(method, params)
+            if fault is not None:
+                return fault
+        return self._refusal(method, params)
+
+    def _refusal(self, method: str, params: dict[str, Any]) -> Fault | None:
+        """What Telegram itself refuses: too long, nothing to copy, too fast."""
+        if len(params.get("text") or "") and _visible_length(params["text"], params) > TEXT_LIMIT:
+            return Fault(400, "Bad Request: message is too long")
+        caption = params.get("caption") or ""
+        if caption and _visible_length(caption, params) > CAPTION_LIMIT:
+            return Fault(400, "Bad Request: message caption is too long")
+        if method == "copyMessage":
+            source = self.messages[int(params["from_chat_id"])].get(int(params["message_id"]))
+            if source is None:
+                return Fault(400, "Bad Request: message to copy not found")
+        if self.flood is not None and method.startswith(("send", "copy", "forward")):
+            wait = self.flood.take(int(params["chat_id"]))
+            if wait is not None:
+                return Fault(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
         return None
 
     @staticmethod
@@ -278,6 +453,15 @@ class BotApi:
             message["reply_markup"] = params["reply_markup"]
         if params.get("message_thread_id"):
             message["message_thread_id"] = params["message_thread_id"]
+            if chat_id in self.forums:  # as Telegram marks a message sent into a topic
+                message["is_topic_message"] = True
+        # As Telegram shows them on the Message: cannot be forwarded or saved; media hidden
+        # behind a spoiler (sendPhoto, sendVideo, sendAnimation take has_spoiler;
+        # copyMessage does not, but a copy keeps the original's).
+        if params.get("protect_content"):
+            message["has_protected_content"] = True
+        if params.get("has_spoiler"):
+            message["has_media_spoiler"] = True
         self.messages[chat_id][message["message_id"]] = message
         self._wake_chat(chat_id)
         return message
@@ -294,12 +478,70 @@ class BotApi:
         return self._new_message(params, text=params["text"], **extra)
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
-        photo = [{"file_id": "photo-file", "file_unique_id": "p", "width": 1, "height": 1}]
+        given = params["photo"]
+        if isinstance(given, str) and not given.startswith("http") and given not in self.files:
+            raise _ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        file_id = given if isinstance(given, str) else "photo-file"  # an upload: a new file
+        photo = [{"file_id": file_id, "file_unique_id": "p", "width": 1, "height": 1}]
         return self._new_message(params, photo=photo, caption=params.get("caption", ""))
 
     async def _m_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
-        document = {"file_id": "doc-file", "file_unique_id": "d"}
-        return self._new_message(params, document=document, caption=params.get("caption", ""))
+        return self._send_file(params, "document")
+
+    async def _m_sendVideo(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._send_file(params, "video")
+
+    async def _m_sendAnimation(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._send_file(params, "animation")
+
+    def _send_file(self, params: dict[str, Any], kind: str) -> dict[str, Any]:
+        given = params[kind]
+        if isinstance(given, bytes):  # an upload: a new file, under the name it was given
+            name = params.get("_uploaded_names", {}).get(kind)
+            file_id = self.store_file(StoredFile(name, given, len(given)))
+        else:  # a file_id (or a URL): the file as it is, name and all
+            file_id = str(given)
+        stored = self.files.get(file_id)
+        sent: dict[str, Any] = {"file_id": file_id, "file_unique_id": f"u-{file_id}"}
+        if kind in ("video", "animation"):  # Telegram measures them
+            sent.update(width=640, height=480, duration=5)
+        if stored is not None:
+            sent["file_size"] = stored.size
+            if stored.name:
+                sent["file_name"] = stored.name
+        content = {kind: sent, "caption": params.get("caption", "")}
+        return self._new_message(params, **content)
+
+    def store_file(self, stored: StoredFile) -> str:
+        file_id = f"stored-{next(self._file_ids)}"
+        self.files[file_id] = stored
+        return file_id
+
+    def file_content(self, file_id: str) -> bytes:
+        return self.files[file_id].content
+
+    async def _m_getFile(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params["file_id"])
+        stored = self.files.get(file_id)
+        if stored is None:
+            raise _ApiError(400, "Bad Request: invalid file_id")
+        if stored.size > DOWNLOAD_LIMIT:
+            raise _ApiError(400, "Bad Request: file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": stored.size,
+            "file_path": f"documents/{file_id}",
+        }
+
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return self._error(401, "Unauthorized")
+        file_id = request.match_info["path"].rsplit("/", 1)[-1]
+        stored = self.files.get(file_id)
+        if stored is None or stored.size > DOWNLOAD_LIMIT:
+            return web.Response(status=404)
+        return web.Response(body=stored.content)
 
     async def _m_getChat(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
@@ -321,14 +563,35 @@ class BotApi:
             },
         }
 
+    async def _m_getChatMember(self, params: dict[str, Any]) -> dict[str, Any]:
+        key = (int(params["chat_id"]), int(params["user_id"]))
+        if key in self.chat_members:
+            return self.chat_members[key]
+        if key[1] == BOT_ID:
+            return admin_member(BOT_USER, can_manage_topics=key[0] not in self.no_topic_rights)
+        return {"status": "member", "user": {"id": key[1], "is_bot": False, "first_name": "T"}}
+
+    async def _m_setMyCommands(self, params: dict[str, Any]) -> bool:
+        return True
+
     async def _m_copyMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         source = self.messages[int(params["from_chat_id"])].get(int(params["message_id"]))
-        if source is None:
-            return {"message_id": 0}  # never reached: a missing source is a fault in tests
+        assert source is not None  # refused in _refusal
         content = {
             k: v
             for k, v in source.items()
-            if k in ("text", "photo", "document", "voice", "video", "sticker", "caption")
+            if k
+            in (
+                "text",
+                "photo",
+                "document",
+                "voice",
+                "video",
+                "animation",
+                "sticker",
+                "caption",
+                "has_media_spoiler",
+            )
         }
         if "caption" in params:
             content["caption"] = params["caption"]
@@ -350,6 +613,21 @@ class BotApi:
         self._wake_chat(chat_id)
         return message
 
+    async def _m_setMessageReaction(self, params: dict[str, Any]) -> bool:
+        """As Telegram: the message must exist, the emoji must be one of the standard
+        reactions (and allowed in the chat), and a bot sets at most one."""
+        chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
+        if message_id not in self.messages[chat_id]:
+            raise _ApiError(400, "Bad Request: message to react not found")
+        emojis = [r.get("emoji", "") for r in params.get("reaction") or []]
+        allowed = self.allowed_reactions.get(chat_id, set(ReactionEmoji))
+        if any(emoji not in allowed for emoji in emojis):
+            raise _ApiError(400, "Bad Request: REACTION_INVALID")
+        if len(emojis) > 1:
+            raise _ApiError(400, "Bad Request: REACTIONS_TOO_MANY")
+        self.reactions[(chat_id, message_id)] = emojis
+        return True
+
     async def _m_editMessageText(self, params: dict[str, Any]) -> dict[str, Any] | bool:
         return await self._edit(params, text=params["text"])
 
@@ -369,9 +647,43 @@ class BotApi:
             self.deleted[chat_id].add(int(message_id))
         return True
 
+    def _may_ban(self, params: dict[str, Any]) -> web.Response | None:
+        chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
+        if chat_id in self.bot_not_admin:
+            return self._error(400, "Bad Request: not enough rights to restrict/ban chat member")
+        if user_id in self.chat_admins[chat_id]:
+            return self._error(400, "Bad Request: user is an administrator of the chat")
+        return None
+
+    async def _m_banChatMember(self, params: dict[str, Any]) -> bool | web.Response:
+        return self._membership(params, banned=True)
+
+    async def _m_unbanChatMember(self, params: dict[str, Any]) -> bool | web.Response:
+        return self._membership(params, banned=False)
+
+    def _membership(self, params: dict[str, Any], *, banned: bool) -> bool | web.Response:
+        refused = self._may_ban(params)
+        if refused is not None:
+            return refused
+        chat = self.banned[int(params["chat_id"])]
+        (chat.add if banned else chat.discard)(int(params["user_id"]))
+        return True
+
     async def _m_createForumTopic(self, params: dict[str, Any]) -> dict[str, Any]:
-        thread = next(self._message_ids[int(params["chat_id"])])
-        return {"message_thread_id": thread, "name": params["name"], "icon_color": 7322096}
+        chat_id = int(params["chat_id"])
+        thread = next(self._message_ids[chat_id])
+        topic = {"name": params["name"], "icon_color": 7322096}
+        # The service message that opens the topic: plain messages in it answer this one.
+        self.topics[(chat_id, thread)] = {
+            "message_id": thread,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "supergroup", "title": "Staff", "is_forum": True},
+            "from": BOT_USER,
+            "message_thread_id": thread,
+            "is_topic_message": True,
+            "forum_topic_created": topic,
+        }
+        return {"message_thread_id": thread, **topic}
 
     # -- what a person does ------------------------------------------------------------------
 
@@ -397,6 +709,7 @@ class BotApi:
             "from": user.as_dict(),
             **extra,
         }
+        self._keep_files(message)
         if text:
             message["text"] = text
             if text.startswith("/"):
@@ -417,15 +730,30 @@ class BotApi:
         **extra: Any,
     ) -> dict[str, Any]:
         """A staff member writes in a staff supergroup (optionally replying, or in a topic)."""
+        if user.id in self.banned[chat_id]:
+            raise PermissionError(f"{user.id} is banned from {chat_id}: Telegram refuses them")
+        chat: dict[str, Any] = {"id": chat_id, "type": "supergroup", "title": "Staff"}
+        if chat_id in self.forums:
+            chat["is_forum"] = True
         message: dict[str, Any] = {
             "message_id": next(self._message_ids[chat_id]),
             "date": int(time.time()),
-            "chat": {"id": chat_id, "type": "supergroup", "title": "Staff"},
+            "chat": chat,
             "from": user.as_dict(),
             **extra,
         }
+        self._keep_files(message)
         if text:
             message["text"] = text
+        # As Telegram marks a command at the start of a text or a caption.
+        for field_name, entities in (("text", "entities"), ("caption", "caption_entities")):
+            words = str(message.get(field_name) or "")
+            if words.startswith("/") and entities not in message:
+                length = len(words.split()[0])
+                message[entities] = [{"type": "bot_command", "offset": 0, "length": length}]
+        if reply_to is None and thread is not None:
+            # As Telegram does: a plain message in a topic answers the topic's first message.
+            reply_to = self.topics.get((chat_id, thread))
         if reply_to is not None:
             message["reply_to_message"] = reply_to
         if thread is not None:
@@ -434,6 +762,41 @@ class BotApi:
         self.messages[chat_id][message["message_id"]] = message
         await self._push({"message": message})
         return message
+
+    def _keep_files(self, message: dict[str, Any]) -> None:
+        """A file someone sends is on Telegram's servers from then on, under its name (and
+        stays there when the message is deleted: its file_id still sends it)."""
+        for size in message.get("photo") or []:
+            content = f"photo content of {size['file_id']}".encode()
+            self.files.setdefault(size["file_id"], StoredFile(None, content, len(content)))
+        for kind in ("document", "video", "animation", "audio"):
+            sent = message.get(kind)
+            if sent is not None and sent["file_id"] not in self.files:
+                content = f"{kind} content of {sent['file_id']}".encode()
+                size = int(sent.get("file_size") or len(content))
+                self.files[sent["file_id"]] = StoredFile(sent.get("file_name"), content, size)
+
+    async def bot_added(
+        self, user: User, chat_id: int, member: dict[str, Any], *, title: str = "Staff"
+    ) -> int:
+        """`user` adds the bot to a group or changes its rights there (my_chat_member)."""
+        self.chat_members[(chat_id, BOT_ID)] = member
+        update = await self._push(
+            {
+                "my_chat_member": {
+                    "chat": {"id": chat_id, "type": "supergroup", "title": title},
+                    "from": user.as_dict(),
+                    "date": int(time.time()),
+                    "old_chat_member": {"status": "left", "user": BOT_USER},
+                    "new_chat_member": member,
+                }
+            }
+        )
+        return int(update["update_id"])
+
+    def person_deletes(self, chat_id: int, message_id: int) -> None:
+        """Someone deletes their own message (a copy of it can no longer be made)."""
+        self.messages[chat_id].pop(message_id, None)
 
     async def press(self, user: User, message: dict[str, Any], data: str) -> None:
         await self._push(

@@ -112,10 +112,12 @@ def make_settings(api: BotApi, database_url: str, **overrides: object) -> Settin
         "bot_token": api.token,
         "telegram_api_url": api.url,
         "database_url": database_url,
-        "secret_key": "test-secret-key-0123456789",
+        "secret_key": "Qorgau-test-key-7Hq2vN9xLm4RtY8pW3sZ6bK1",
         "admin_ids": str(ADMIN_ID),
         "staff_chat_id": STAFF_CHAT_ID,
         "default_locale": "ru",
+        # No quiet hours unless a test wants them: the suite runs at any hour.
+        "quiet_hours": "",
     }
     values.update(overrides)
     return load_settings(**values)

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from bot.i18n import Catalogues
 from models import Case
+from tests.conftest import ADMIN_ID
 from tests.harness import Harness, Person
 
 CATALOGUES = Catalogues()
@@ -45,7 +46,10 @@ async def report(
     await tap_all(person, steps or REPORT, locale)
     if description:
         await person.send(description)
-        await tap_all(person, AFTER_DESCRIPTION, locale)
+        await person.tap(tr(locale, "Next"))
+        if tr(locale, "Keep it") in person.buttons:  # a name or an address was pointed out
+            await person.tap(tr(locale, "Keep it"))
+        await tap_all(person, AFTER_DESCRIPTION[1:], locale)
     else:
         await tap_all(person, ["Skip", *AFTER_DESCRIPTION[1:]], locale)
     await person.tap(tr(locale, "Send"))
@@ -65,3 +69,19 @@ async def cases(harness: Harness) -> list[Case]:
     assert harness.app is not None
     async with harness.app.services.sessions() as session:
         return list((await session.scalars(select(Case).order_by(Case.id))).all())
+
+
+async def broadcast(harness: Harness, words: str) -> None:
+    """An admin sends `words` to every subscriber; returns once it went out."""
+    admin = harness.volunteer(ADMIN_ID, "Admin")
+    await admin.send("/broadcast")
+    await admin.send(words)
+    await admin.tap("Preview")
+    await admin.tap("Send")
+    assert harness.app is not None
+    broadcasts = harness.app.services.broadcasts
+
+    async def done() -> bool:
+        return not await broadcasts.running()
+
+    await harness.until(done)

@@ -7,7 +7,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.app import QorgauApplication, build_application
+from bot.app import QorgauApplication
+from bot.compose import build_application
 from bot.polling import poll
 from bot.settings import Settings
 from tests.botapi import BotApi, User
@@ -117,6 +118,13 @@ class Person:
                 await self.h.settle()
                 return True
         return False
+
+    async def press_data(self, data: str) -> None:
+        """Send a button press with any callback data at all on the screen, as a forged or
+        modified client can (Telegram does not check it against the buttons shown)."""
+        await self.api.press(self.user, self.screen, data)
+        self.h.pushed(self.api._updates[-1]["update_id"])
+        await self.h.settle()
 
     async def tap(self, label: str) -> None:
         """Press the button with this visible text on the newest message that has it."""

@@ -1,9 +1,8 @@
 """Admin: subscriptions, broadcasts, statistics, export, retention, know-your-rights
-(SPEC "Admin", safety rules 9 and 10)."""
+(docs/overview.md, safety rules 9 and 10)."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -19,6 +18,7 @@ from sqlalchemy import select, update
 
 from bot.db import make_engine, make_sessionmaker
 from bot.settings import Settings
+from bot.workers.broadcaster import burst_size
 from models import AuditEntry, Broadcast, BroadcastDelivery, Case, CaseMessage, Person
 from tests.botapi import DROP_AFTER, BotApi, Fault
 from tests.conftest import ADMIN_ID, make_settings
@@ -28,15 +28,22 @@ from tests.harness import Harness, Volunteer
 
 @pytest.fixture
 def settings(botapi: BotApi, database_url: str) -> Settings:
+    # Broadcasts run at 400 a second here to keep the tests short: a Telegram that allows it
+    # (as it does for paid broadcasts, up to 1,000 a second).
+    assert botapi.flood is not None
+    botapi.flood.overall = (1000.0, 1000)
     return make_settings(botapi, database_url, default_locale="en", broadcast_rate=400)
 
 
 @asynccontextmanager
-async def bot_at_rate(botapi: BotApi, database_url: str, rate: float) -> AsyncIterator[Harness]:
+async def bot_at_rate(
+    botapi: BotApi, database_url: str, rate: float, **settings: object
+) -> AsyncIterator[Harness]:
     """A bot of its own with BROADCAST_RATE=rate (the fixture's bot uses 400)."""
-    h = Harness(
-        botapi, make_settings(botapi, database_url, default_locale="en", broadcast_rate=rate)
-    )
+    assert botapi.flood is not None
+    botapi.flood.overall = (1000.0, 1000)  # as in the fixture
+    values: dict[str, object] = {"default_locale": "en", "broadcast_rate": rate, **settings}
+    h = Harness(botapi, make_settings(botapi, database_url, **values))
     await h.start()
     try:
         yield h
@@ -110,7 +117,10 @@ async def test_broadcast_in_each_language_silently_with_exact_counts(harness: Ha
         "— Қазақша —",
         "Құқығыңызды біліңіз: 111.",
     ]
-    assert admin.text == "This goes to 7 subscribers, silently, at most 400 per second. Send?"
+    assert admin.text == (
+        "This goes to 7 subscribers, silently, at most 400 per second. Send?\n"
+        "Audience: all subscribers"
+    )
     await admin.tap("Send")
     await finished(harness)
     for user_id in (10_000, 10_001, 10_002, 30_000, 30_001):
@@ -218,7 +228,8 @@ async def test_rate_stays_within_broadcast_rate(
         assert len(times) == 60
         for i, start in enumerate(times):
             in_window = sum(1 for t in times[i:] if t - start < 1.0)
-            assert in_window <= rate + 1, in_window
+            # Bursts go out together: timing jitter can bring one more burst into a window.
+            assert in_window <= rate + burst_size(rate), in_window
         achieved = (len(times) - 1) / (times[-1] - times[0])
         assert achieved <= rate * 1.05
 
@@ -244,9 +255,19 @@ async def test_restart_mid_broadcast_resumes_without_duplicates(
             return sent() >= 80
 
         await h.until(some)
-        await h.restart()  # stops in the middle of a batch
+        await h.stop()  # in the middle of a batch
         assert 80 <= sent() < 300
-        await finished(h)
+        engine = make_engine(database_url)
+        async with make_sessionmaker(engine)() as session:
+            left = await session.scalars(
+                select(BroadcastDelivery.status).where(BroadcastDelivery.status == "claimed")
+            )
+            assert list(left) == []  # a clean stop hands back even the burst in hand
+        await engine.dispose()
+        await h.start()
+        # A clean stop hands every claimed row back: the rest goes out at once, not after
+        # the 30 s a crashed sender's rows are left alone (IN_FLIGHT_GRACE).
+        await finished(h, timeout=15)
         per_person = Counter(
             c.params["chat_id"]
             for c in botapi.calls
@@ -337,7 +358,11 @@ async def test_people_are_answered_at_once_during_a_broadcast(
             else None
         )
         await admin.tap("Send")
-        await asyncio.sleep(1.5)
+        # The broadcast is under way and the throttled chat has had its 429.
+        await botapi.wait_for(
+            lambda c: c.params.get("chat_id") == 70_050 and c.params.get("text") == "Long one",
+            timeout=30,
+        )
         latencies = []
         for n in range(5):
             person = h.person(71_000 + n)
@@ -355,14 +380,24 @@ async def test_admin_can_pause_resume_and_cancel(botapi: BotApi, database_url: s
         admin = h.volunteer(ADMIN_ID, "Admin")
         await compose(admin, "Pausable")
         await admin.tap("Send")
-        await asyncio.sleep(2.5)
+
+        def sent() -> int:
+            return sum(1 for c in botapi.calls if c.params.get("text") == "Pausable")
+
+        async def sent_at_least(n: int) -> bool:
+            return sent() >= n
+
+        async def progress_shown() -> bool:  # the first progress edit brings Pause and Cancel
+            return "Pause" in admin.buttons
+
+        await h.until(progress_shown, timeout=30)
         await admin.tap("Pause")
         assert "paused" in admin.screen["text"]
-        count = sum(1 for c in botapi.calls if c.params.get("text") == "Pausable")
-        await asyncio.sleep(1.5)
-        assert sum(1 for c in botapi.calls if c.params.get("text") == "Pausable") <= count + 20
+        broadcasts = h.app.services.broadcasts  # type: ignore[union-attr]
+        assert not await broadcasts.running()  # the broadcaster sends running ones only
+        count = sent()
         await admin.tap("Resume")
-        await asyncio.sleep(1)
+        await h.until(lambda: sent_at_least(count + 5), timeout=30)
         stranger = h.volunteer(80_500, "X")
         calls = len(botapi.calls)
         await stranger.press(admin.screen, "Cancel")  # not an admin: refused
@@ -472,19 +507,19 @@ async def test_retention_erases_free_text_and_reply_addresses(harness: Harness) 
 
 
 @pytest.mark.parametrize(
-    ("locale", "menu", "topic", "expected"),
+    ("locale", "menu", "topic", "expected", "source"),
     [
-        ("en", "Know your rights", "Violence at home", "Since 2024, beating"),
-        ("ru", "Знать свои права", "Насилие дома", "С 2024 года побои"),
-        ("kk", "Құқықтарыңызды біліңіз", "Үйдегі зорлық-зомбылық", "2024 жылдан бастап"),
+        ("en", "Know your rights", "Violence at home", "Since 2024, beating", "Source: Law"),
+        ("ru", "Ваши права", "Насилие в семье", "С 2024 года побои", "Источник: Закон"),
+        ("kk", "Құқықтарыңыз", "Тұрмыстық зорлық-зомбылық", "2024 жылдан бастап", "Дереккөз:"),
     ],
 )
 async def test_know_your_rights_pages_carry_their_source(
-    harness: Harness, locale: str, menu: str, topic: str, expected: str
+    harness: Harness, locale: str, menu: str, topic: str, expected: str, source: str
 ) -> None:
     person = harness.person(980, language_code=locale)
     await person.send("/start")
     await person.tap(menu)
     await person.tap(topic)
     assert expected in person.text
-    assert "No. 72-VIII" in person.text
+    assert "72-VIII" in person.text  # the source, in the person's language

@@ -4,6 +4,7 @@ by itself when it is back (PostgreSQL, where connections can be refused on purpo
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -11,7 +12,9 @@ import pytest
 
 from tests.botapi import BotApi
 from tests.conftest import POSTGRES_ADMIN, database_for, make_settings
+from tests.flows import report
 from tests.harness import Harness
+from tests.test_staff import delivered, join_as
 
 
 @pytest.fixture
@@ -35,24 +38,70 @@ async def set_reachable(database: str, reachable: bool) -> None:
         await connection.close()
 
 
-async def test_people_are_told_to_try_again_and_the_bot_recovers(
-    botapi: BotApi, postgres_url: str
-) -> None:
+@asynccontextmanager
+async def bot_on(botapi: BotApi, postgres_url: str) -> AsyncIterator[tuple[Harness, str]]:
+    """The bot on its own database; the database is reachable again afterwards."""
     database = postgres_url.rsplit("/", 1)[1]
     h = Harness(botapi, make_settings(botapi, postgres_url, default_locale="en"))
     await h.start()
     try:
+        yield h, database
+    finally:
+        await set_reachable(database, True)
+        await h.stop()
+
+
+async def test_people_are_told_to_try_again_and_the_bot_recovers(
+    botapi: BotApi, postgres_url: str
+) -> None:
+    async with bot_on(botapi, postgres_url) as (h, database):
         await set_reachable(database, False)
         person = h.person(1400)
         await person.send("/start")
-        assert person.text == (
+        assert person.text.startswith(
             "Sorry, something went wrong on our side. Please try again in a minute."
         )
+        assert "☎ 112" in person.text  # the numbers, even when nothing else works
         await set_reachable(database, True)
         await person.send("/start")
         assert person.text.startswith("If you or someone else is in danger now")
         await person.tap("Report an incident")
         assert person.text.startswith("Before we start")
-    finally:
+
+
+async def test_the_error_screen_speaks_the_chosen_language_and_gives_the_numbers(
+    botapi: BotApi, postgres_url: str
+) -> None:
+    """Telegram says Russian, the person chose Kazakh: the apology comes in Kazakh."""
+    async with bot_on(botapi, postgres_url) as (h, database):
+        person = h.person(1401, language_code="ru")
+        await person.send("/start")
+        await person.tap("Язык")
+        await person.tap("Қазақша")
+        await set_reachable(database, False)
+        await person.send("/start")
+        assert person.text.startswith("Кешіріңіз, бізде ақау болды.")
+        assert "☎ 112" in person.text and "☎ 103" in person.text
+
+
+async def test_a_volunteers_answer_while_the_database_is_away_is_not_lost(
+    botapi: BotApi, postgres_url: str
+) -> None:
+    async with bot_on(botapi, postgres_url) as (h, database):
+        dana = await join_as(h, "lawyer", 1401, "Dana")
+        person = h.person(1402)
+        code = await report(person, description=None)
+        await delivered(h)
+        await dana.press(dana.card(code), "Take")
+        await set_reachable(database, False)
+        await dana.write_in_staff_chat("We are here for you.", reply_to=dana.card(code))
+        note = dana.staff_messages()[-1]
+        assert note["text"].startswith("⚠️ Not sent yet: the bot cannot reach its database.")
         await set_reachable(database, True)
-        await h.stop()
+
+        async def answered() -> bool:
+            return any(
+                m.get("text") == "Helpline: We are here for you." for m in person.bot_messages()
+            )
+
+        await h.until(answered, timeout=60)  # the update came again and was handled

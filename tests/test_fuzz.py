@@ -123,8 +123,42 @@ CALLBACKS = [
 ]
 
 
+def fill_message(rng: random.Random, message: dict[str, Any], *, media: bool) -> None:
+    """A file with perhaps a caption, or a text (perhaps a command)."""
+    if media:
+        message.update(rng.choice(MEDIA))
+        if rng.random() < 0.5:
+            message["caption"] = rng.choice(TEXTS) or "c"
+        return
+    text = rng.choice(TEXTS)
+    if text:
+        message["text"] = text
+        if text.startswith("/"):
+            length = len(text.split()[0])
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+
+
+def callback_update(
+    rng: random.Random, n: int, code: str, user: dict[str, Any], message: dict[str, Any]
+) -> dict[str, Any]:
+    data = rng.choice(
+        [*CALLBACKS, f"c:{code.replace('-', '')}:take", f"c:{code.replace('-', '')}:o:advice"]
+    )
+    query: dict[str, Any] = {"id": str(n), "from": user, "chat_instance": "c", "data": data}
+    if rng.random() < 0.8:
+        query["message"] = {
+            **message,
+            "text": "old screen",
+            "from": {"id": 7000000001, "is_bot": True, "first_name": "Q"},
+        }
+    else:
+        query["inline_message_id"] = "inline"
+    return {"callback_query": query}
+
+
 def random_update(rng: random.Random, n: int, code: str) -> dict[str, Any]:
-    user_id = rng.choice([10_001, 10_002, 10_003, 10_004])
+    # Many people, as a real flood would be: one chat gets about one answer a second.
+    user_id = 10_001 + rng.randrange(400)
     user = User(user_id, language_code=rng.choice(["en", "ru", "kk", "de", None])).as_dict()
     private = {"id": user_id, "type": "private", "first_name": "F"}
     group = {"id": rng.choice([STAFF_CHAT_ID, -100777]), "type": "supergroup", "title": "G"}
@@ -135,31 +169,10 @@ def random_update(rng: random.Random, n: int, code: str) -> dict[str, Any]:
         "chat": rng.choice([private, private, group]),
     }
     kind = rng.randrange(7)
-    if kind == 0:
-        message.update(rng.choice(MEDIA))
-        if rng.random() < 0.5:
-            message["caption"] = rng.choice(TEXTS) or "c"
-    elif kind == 1:
-        text = rng.choice(TEXTS)
-        if text:
-            message["text"] = text
-            if text.startswith("/"):
-                length = len(text.split()[0])
-                message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+    if kind in (0, 1):
+        fill_message(rng, message, media=kind == 0)
     elif kind == 2:
-        data = rng.choice(
-            [*CALLBACKS, f"c:{code.replace('-', '')}:take", f"c:{code.replace('-', '')}:o:advice"]
-        )
-        query: dict[str, Any] = {"id": str(n), "from": user, "chat_instance": "c", "data": data}
-        if rng.random() < 0.8:
-            query["message"] = {
-                **message,
-                "text": "old screen",
-                "from": {"id": 7000000001, "is_bot": True, "first_name": "Q"},
-            }
-        else:
-            query["inline_message_id"] = "inline"
-        return {"callback_query": query}
+        return callback_update(rng, n, code, user, message)
     elif kind == 3:
         return {"edited_message": {**message, "text": "edited", "edit_date": 2}}
     elif kind == 4:

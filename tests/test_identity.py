@@ -1,4 +1,4 @@
-"""Pseudonyms and encryption (SPEC safety rule 6)."""
+"""Pseudonyms and encryption (docs/safety.md, rule 6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The intake flows end to end, as a person uses them (SPEC "Intake", safety rules 3-8, 12)."""
+"""The intake flows end to end, as a person uses them (docs/overview.md, safety rules 3-8, 12)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import func, inspect, select, update
 
 from bot.services.cases import CONSENT_VERSION
 from models import Case, CaseMessage, ConversationState, Draft, Person
-from tests.flows import AFTER_DESCRIPTION, REPORT, cases, code_on_screen, report, tap_all
+from tests.flows import AFTER_DESCRIPTION, REPORT, cases, code_on_screen, report, tap_all, tr
 from tests.harness import Harness
 
 
@@ -120,7 +120,7 @@ async def test_no_identity_is_stored_anywhere(harness: Harness) -> None:
 
 @pytest.mark.parametrize(
     ("locale", "sent_prefix"),
-    [("kk", "Жіберілді. Өтінішіңіздің коды:"), ("ru", "Отправлено. Код обращения:")],
+    [("kk", "Жіберілді. Өтініш коды:"), ("ru", "Отправлено. Код обращения:")],
 )
 async def test_full_report_in_kazakh_and_russian(
     harness: Harness, locale: str, sent_prefix: str
@@ -347,3 +347,73 @@ async def test_a_flood_of_start_from_new_accounts_creates_nothing(harness: Harne
     assert await count(harness, Case) == 0
     assert await count(harness, Person) == 0
     assert await count(harness, Draft) == 0
+
+
+async def test_forged_button_values_are_refused_before_they_are_stored(harness: Harness) -> None:
+    """Callback data comes from the client: a changed one must not put free text on the card."""
+    person = harness.person(331)
+    forged = "Aigerim 87011234567"
+    await person.send("/start")
+    await tap_all(person, REPORT[:2])
+    for step, label in (
+        ("category", "Bullying or cyberbullying"),
+        ("follow", "At school"),
+        ("affected", "Me"),
+        ("age", "30–59"),
+    ):
+        question = person.text
+        await person.press_data(f"i:{step}:{forged}")
+        assert person.text == question, "the same question again"
+        await person.tap(label)
+    await person.press_data(f"i:region:{forged}")
+    assert person.text.startswith("Where are you?")
+    await tap_all(person, REPORT[6:])
+    await person.send("They hit me.")
+    await person.tap("Next")
+    await person.press_data(f"i:answer:{forged}")
+    assert person.text == "May we answer you here, in this chat?"
+    await tap_all(person, AFTER_DESCRIPTION[1:])
+    assert forged not in person.text
+    await person.tap("Send")
+    [case] = await cases(harness)
+    stored = (case.category, case.subcategory, case.affected, case.age_band, case.region)
+    assert stored == ("bullying", "school", "me", "30_59", "karaganda")
+    await harness.until(harness.outbox_empty)
+    staff_chat = harness.api.messages[harness.settings.staff_chat_id].values()
+    assert staff_chat and not any("87011234567" in m.get("text", "") for m in staff_chat)
+
+
+async def test_a_name_or_an_address_in_the_description_is_pointed_out(harness: Harness) -> None:
+    """Names and addresses are not deleted by guessing: the person is told, and chooses."""
+    person = harness.person(332)
+    await person.send("/start")
+    await tap_all(person, REPORT)
+    await person.send("My stepfather Askar Bekov hits me. We live at ул. Абая 15, кв 3.")
+    await person.tap("Next")
+    assert person.text.startswith("Your text seems to contain a name or an address.")
+    assert person.buttons[:2] == ["Change the text", "Keep it"]
+    await person.tap("Change the text")
+    assert person.text.startswith("Please send your text again, without names or addresses.")
+    await person.send("My stepfather hits me.")
+    await person.tap("Next")
+    assert person.text == "May we answer you here, in this chat?"  # nothing to point out
+    await tap_all(person, AFTER_DESCRIPTION[1:])
+    assert "Description: My stepfather hits me." in person.text
+    await person.tap("Send")
+    [case] = await cases(harness)
+    assert case.description == "My stepfather hits me."
+
+
+async def test_the_person_may_keep_a_name_they_wrote(harness: Harness) -> None:
+    person = harness.person(333, language_code="ru")
+    await person.send("/start")
+    await tap_all(person, REPORT, "ru")
+    await person.send("Классный руководитель Бекова Айгерим Нурлановна знает")
+    await person.tap(tr("ru", "Next"))
+    assert person.text.startswith("Похоже, в тексте есть имя или адрес.")
+    await person.tap("Оставить как есть")
+    assert person.text == tr("ru", "May we answer you here, in this chat?")
+    await tap_all(person, AFTER_DESCRIPTION[1:], "ru")
+    await person.tap(tr("ru", "Send"))
+    [case] = await cases(harness)
+    assert case.description == "Классный руководитель Бекова Айгерим Нурлановна знает"

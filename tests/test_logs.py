@@ -1,4 +1,4 @@
-"""No personal data in the logs (SPEC safety rule 11): a full run, then a scan of every line."""
+"""No personal data in the logs (docs/safety.md, rule 11): a full run, then a scan of every line."""
 
 from __future__ import annotations
 
@@ -46,3 +46,30 @@ async def test_a_full_run_leaves_no_personal_data_in_the_logs(
         harness.api.token,
     ):
         assert secret not in text, f"{secret!r} reached the logs"
+
+
+def test_the_token_is_redacted_from_messages_and_tracebacks() -> None:
+    """A library may quote the Bot API URL (which carries the token) in a message or in an
+    exception; the log line and its traceback show <BOT_TOKEN> instead."""
+    import io
+
+    from bot.logs import RedactSecrets
+
+    token = "123456:SECRET-token_value"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactSecrets([token]))
+    logger = logging.getLogger("test.redaction")
+    logger.addHandler(handler)
+    try:
+        logger.warning("GET https://api.telegram.org/bot%s/getMe failed", token)
+        try:
+            raise ValueError(f"cannot connect to https://api.telegram.org/bot{token}/getUpdates")
+        except ValueError:
+            logger.exception("request failed")
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    assert token not in written
+    assert written.count("<BOT_TOKEN>") == 2
+    assert "ValueError" in written  # the traceback itself is kept

@@ -1,4 +1,4 @@
-"""Quick exit, /forget, /mycases and follow-ups (SPEC safety rules 3 and 8, "After sending")."""
+"""Quick exit, /forget, /mycases and follow-ups (safety rules 3 and 8)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,8 @@
-"""Settings: names from SPEC.md, one clear line per bad setting, never a stack trace."""
+"""Settings: names as in docs/operations.md, one clear line per bad setting, never a stack trace."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +11,14 @@ import pytest
 
 from bot.settings import ConfigError, load_settings
 from tests.botapi import BotApi
+from tests.processes import polling_bot
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIRED = {"BOT_TOKEN": "1:x", "SECRET_KEY": "0123456789abcdef0123", "STAFF_CHAT_ID": "-100"}
+REQUIRED = {
+    "BOT_TOKEN": "1:x",
+    "SECRET_KEY": "Qorgau-settings-key-4Tz8Wq1Lp6Nv3Xc9Rb2Hm7",
+    "STAFF_CHAT_ID": "-100",
+}
 
 
 def clean_env(**values: str) -> dict[str, str]:
@@ -96,23 +99,25 @@ async def test_python_m_bot_polls_and_stops_cleanly_on_sigterm(
         PYTHONPATH=str(ROOT),
         BOT_TOKEN=botapi.token,
         TELEGRAM_API_URL=botapi.url,
-        SECRET_KEY="0123456789abcdef0123",
+        SECRET_KEY="Qorgau-settings-key-4Tz8Wq1Lp6Nv3Xc9Rb2Hm7",
         STAFF_CHAT_ID="-100",
         DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=tmp_path, env=env, stderr=subprocess.PIPE
-    )
-    try:
-        await botapi.wait_for(lambda c: c.method == "deleteWebhook", timeout=30)
-        await asyncio.sleep(0.5)
-        process.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(process.wait(), 20) == 0
-    finally:
-        if process.returncode is None:
-            process.kill()
-    assert process.stderr is not None
-    stderr = (await process.stderr.read()).decode()
-    assert "Traceback" not in stderr
+    async with polling_bot(sys.executable, botapi, tmp_path, env) as output:
+        pass  # the bot polls: processes.polling_bot waited for its first getUpdates
+    stderr = output.stderr
     assert botapi.token not in stderr, "the bot token reached the log"
     assert (tmp_path / "bot.db").exists(), "migrations did not run on start"
+
+
+def test_the_shipped_env_example_keeps_the_database_in_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Docker runs the bot in its /data volume with `--env-file .env`: the example's
+    DATABASE_URL must not point elsewhere (an empty value is the default, a relative path)."""
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = load_settings(_env_file=str(ROOT / ".env.example"))
+    assert settings.database_url == "sqlite+aiosqlite:///helpline.db"
+    assert settings.webhook_url is None

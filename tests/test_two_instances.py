@@ -1,4 +1,4 @@
-"""Two instances behind one webhook share one PostgreSQL database (SPEC "Deployment").
+"""Two instances behind one webhook share one PostgreSQL database (docs/operations.md).
 
 The test plays Telegram and a round-robin load balancer: each update goes to one instance
 or the other, and two updates of the same chat can reach both at the same moment. Nothing
@@ -19,8 +19,10 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.app import QorgauApplication, build_application
+from bot.app import QorgauApplication
+from bot.compose import build_application
 from bot.web import SECRET_HEADER, serve_webhook
+from bot.workers.broadcaster import burst_size
 from models import Case, ConversationState, OutboxMessage
 from tests.botapi import BotApi, User
 from tests.conftest import ADMIN_ID, STAFF_CHAT_ID, database_for, make_settings
@@ -201,6 +203,8 @@ async def _run_job(app: QorgauApplication, name: str) -> None:
 async def test_one_instance_broadcasts_at_a_time(botapi: BotApi, tmp_path: Path) -> None:
     """Both instances run the broadcast loop; the rate is the bot's, not each instance's."""
     rate = 50
+    assert botapi.flood is not None
+    botapi.flood.overall = (1000.0, 1000)  # a Telegram that allows 50 a second (paid broadcasts)
     async for url in database_for("postgresql", tmp_path):
         async for a, b in _started(botapi, url, broadcast_rate=rate):
             services = a.app.services
@@ -224,4 +228,5 @@ async def test_one_instance_broadcasts_at_a_time(botapi: BotApi, tmp_path: Path)
     most_in_a_second = max(
         sum(1 for t in times[i:] if t - start < 1.0) for i, start in enumerate(times)
     )
-    assert most_in_a_second <= rate + 1
+    # Bursts go out together: timing jitter can bring one more burst into a second.
+    assert most_in_a_second <= rate + burst_size(rate)

@@ -9,7 +9,7 @@ from collections.abc import Awaitable
 
 import aiohttp
 
-from bot.app import build_application
+from bot.compose import build_application
 from bot.settings import ConfigError, load_settings
 from bot.web import SECRET_HEADER, serve_webhook
 from tests.botapi import BotApi, User
@@ -42,16 +42,17 @@ async def test_webhook_checks_the_secret_and_serves_health_and_metrics(
     botapi: BotApi, database_url: str
 ) -> None:
     port = free_port()
+    public = "https://help.example.org/tg/hook"  # Telegram calls https only; a proxy forwards
     url = f"http://127.0.0.1:{port}/tg/hook"
     settings = make_settings(
-        botapi, database_url, webhook_url=url, webhook_secret="s3cret_Token-1", port=port
+        botapi, database_url, webhook_url=public, webhook_secret="s3cret_Token-1", port=port
     )
     application = build_application(settings)
     stop = asyncio.Event()
     server = asyncio.create_task(serve_webhook(application, stop))
     try:
         registered = await botapi.wait_for(lambda c: c.method == "setWebhook", timeout=20)
-        assert registered.params["url"] == url
+        assert registered.params["url"] == public
         assert registered.params["secret_token"] == "s3cret_Token-1"
         async with aiohttp.ClientSession() as http:
             for headers in ({}, {SECRET_HEADER: "wrong"}):
@@ -95,7 +96,7 @@ def test_webhook_url_without_a_secret_is_refused() -> None:
         load_settings(
             _env_file=None,
             bot_token="1:x",
-            secret_key="0123456789abcdef",
+            secret_key="Qorgau-webhook-key-5Jd2Ks8Qv1Xm7Bn4Ty9Pc3",
             staff_chat_id=-1,
             webhook_url="https://example.org/hook",
         )

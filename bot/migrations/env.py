@@ -1,9 +1,9 @@
-"""Alembic environment. The bot passes its own connection; the CLI builds one from settings."""
+"""Alembic environment. The bot passes its own connection; `alembic` builds one from
+DATABASE_URL, read from the environment and `.env` as the bot reads it."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -37,5 +37,6 @@ connection = context.config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    url = os.environ.get("DATABASE_URL", "sqlite+aiosqlite:///helpline.db")
-    asyncio.run(_run_from_url(url))
+    from bot.settings import DatabaseSetting
+
+    asyncio.run(_run_from_url(DatabaseSetting().database_url))

@@ -12,16 +12,29 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import affected
+from bot.services.errors import TooManyCases
 from bot.services.identity import Identity
 from bot.services.outbox import Outbox, enqueue
 from bot.services.scrub import scrub
+from bot.services.staff import PERSON_OR_BOT, audit
 from models import Case, CaseMessage
+from models.enums import AuditAction, ClosedBy
 
-# Bump when the consent text changes; the version is stored with every case (SPEC rule 5).
+# Bump when the consent text changes; the version is stored with every case (safety rule 5).
 CONSENT_VERSION = "2026-11-23.1"
 MAX_CASES_PER_HOUR = 3
 DESCRIPTION_LIMIT = 2000
+# Follow-ups of one case that may wait for the staff chat at once (Telegram lets the bot post
+# about 20 a minute in a group); more are refused with a kind word until these are through.
+FOLLOW_UP_BACKLOG = 20
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    code: str
+    added: bool  # False: too many still waiting; this one was not kept
+
+
 # No 0/O, 1/I: the code is read aloud and typed by hand.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -39,6 +52,7 @@ def new_code() -> str:
 class Attachment:
     media: str
     message_id: int
+    file: dict[str, Any] | None = None  # a document: file_id and neutral name (handlers/files)
 
 
 @dataclass
@@ -65,10 +79,6 @@ class CaseSummary:
     status: str
     kind: str
     created_at: datetime
-
-
-class TooManyCases(Exception):
-    pass
 
 
 class Cases:
@@ -143,6 +153,7 @@ class Cases:
                             attachment.media,
                             None,
                             attachment.message_id,
+                            attachment.file,
                         )
                 self._outbox.poke()
                 return code
@@ -181,12 +192,15 @@ class Cases:
 
     async def close_by_person(self, pseudonym: str, code: str) -> bool:
         async with self._sessions.begin() as session:
-            result = await session.execute(
+            case_id = await session.scalar(
                 update(Case)
                 .where(Case.person == pseudonym, Case.code == code, Case.status == "open")
                 .values(status="closed", closed_at=datetime.now(UTC), closed_by="person")
+                .returning(Case.id)
             )
-        return bool(affected(result))
+            if case_id is not None:  # in the case's history (/case): by the person
+                audit(session, PERSON_OR_BOT, AuditAction.CLOSE, case_id, ClosedBy.PERSON)
+        return case_id is not None
 
     async def _add_message(
         self,
@@ -196,6 +210,7 @@ class Cases:
         media: str,
         text: str | None,
         source_message_id: int,
+        file: dict[str, Any] | None = None,
     ) -> None:
         seen = await session.scalar(
             select(CaseMessage.id).where(
@@ -206,7 +221,8 @@ class Cases:
         )
         if seen is not None:
             return  # the same message again (an update replayed after a crash)
-        text = scrub(text)[:DESCRIPTION_LIMIT] if text else None
+        # Whole (Telegram already keeps a message under 4,096 characters): never cut.
+        text = scrub(text) if text else None
         session.add(
             CaseMessage(
                 case_id=case_id,
@@ -216,7 +232,9 @@ class Cases:
                 source_message_id=source_message_id,
             )
         )
-        # The chat is needed to copy a file to staff; it stays encrypted and leaves with the row.
+        # The chat is needed to copy a file to staff (not a text); it stays encrypted and
+        # leaves the row once it is sent, or when the person asks to be forgotten.
+        chat = {} if media == "text" else {"from_chat": self._identity.encrypt(chat_id)}
         enqueue(
             session,
             "to_staff",
@@ -224,13 +242,22 @@ class Cases:
             media=media,
             text=text,
             message_id=source_message_id,
-            from_chat=self._identity.encrypt(chat_id),
+            file=file,
+            **chat,
         )
 
     async def add_message(
-        self, pseudonym: str, chat_id: int, media: str, text: str | None, source_message_id: int
-    ) -> str | None:
-        """Attach a follow-up to the person's newest open case; its code, or None."""
+        self,
+        pseudonym: str,
+        chat_id: int,
+        media: str,
+        text: str | None,
+        source_message_id: int,
+        file: dict[str, Any] | None = None,
+    ) -> FollowUp | None:
+        """Attach a follow-up to the person's newest open case (None: there is none). Not
+        while FOLLOW_UP_BACKLOG of theirs still wait for the staff chat: one person's flood
+        must not bury everyone else's reports (the person is told; nothing is kept)."""
         async with self._sessions.begin() as session:
             case = await session.scalar(
                 select(Case)
@@ -240,7 +267,9 @@ class Cases:
             )
             if case is None:
                 return None
-            await self._add_message(session, case.id, chat_id, media, text, source_message_id)
+            if await self._outbox.waiting_for_staff(session, case.id) >= FOLLOW_UP_BACKLOG:
+                return FollowUp(case.code, added=False)
+            await self._add_message(session, case.id, chat_id, media, text, source_message_id, file)
             code: str = case.code
         self._outbox.poke()
-        return code
+        return FollowUp(code, added=True)

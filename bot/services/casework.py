@@ -2,46 +2,92 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import Enum
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Executable, Table, or_, select, update
+from sqlalchemy import Executable, Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db import affected, execute_all, insert_new
 from bot.i18n import N_
-from bot.services.cases import CODE_IN_TEXT
+from bot.services.cases import CODE_ALPHABET
+from bot.services.errors import (
+    CaseClosed,
+    CaseErased,
+    CaseOpen,
+    CaseTaken,
+    NoReplyAddress,
+    NoSuchCase,
+    NotStaff,
+    NotYourCase,
+    TooManyOpen,
+)
 from bot.services.outbox import Outbox, enqueue
 from bot.services.staff import Staff, audit
-from models import Case, RelayLink
+from bot.services.stats import forget_day
+from models import Case, CaseNote, RelayLink
+from models.enums import (
+    SENIOR_ROLES,
+    AuditAction,
+    CaseStatus,
+    ClosedBy,
+    OutboxKind,
+    Outcome,
+    RiskLevel,
+    Role,
+)
 
 OUTCOMES = {
-    "advice": N_("Advice given"),
-    "ref_111": N_("Referred to 111"),
-    "ref_police": N_("Referred to the police"),
-    "ref_crisis": N_("Referred to a crisis centre"),
-    "legal_aid": N_("Legal aid"),
-    "psych_support": N_("Psychological support"),
-    "no_answer": N_("No answer from the person"),
+    Outcome.ADVICE: N_("Advice given"),
+    Outcome.REFERRED_111: N_("Referred to 111"),
+    Outcome.REFERRED_POLICE: N_("Referred to the police"),
+    Outcome.REFERRED_CRISIS: N_("Referred to a crisis centre"),
+    Outcome.LEGAL_AID: N_("Legal aid"),
+    Outcome.PSYCH_SUPPORT: N_("Psychological support"),
+    Outcome.NO_ANSWER: N_("No answer from the person"),
 }
 
 
-class Result(Enum):
-    OK = "ok"
-    NOT_STAFF = "not staff"
-    NO_CASE = "no case"
-    TAKEN = "taken by someone else"
-    CLOSED = "closed"
-    NO_ADDRESS = "no reply address"
+# The head of a card ("K7QF-2M9X · Report an incident", the code in bold or plain) and of a
+# relayed message ("💬 K7QF-2M9X: …"): the bot's own messages a staff reply may answer.
+_CODE = rf"[{CODE_ALPHABET}]{{4}}-[{CODE_ALPHABET}]{{4}}"
+CARD_HEAD = re.compile(rf"(?:<b>)?({_CODE})(?:</b>)? ·")
+RELAYED_HEAD = re.compile(rf"💬 (?:<b>)?({_CODE})\b")
+# Paragraphs that may stand above a card or a relayed message: "↻ Sent again…", "⏰ Nobody…".
+ABOVE_HEAD = ("↻", "⏰")
+
+
+def code_of_bot_message(text: str | None) -> str | None:
+    """The case code of a card or a relayed message of the bot's, read from its text; None
+    for any other message (a notice, /case, /mine…): a reply to those is no answer."""
+    for paragraph in (text or "").split("\n\n")[:3]:
+        found = CARD_HEAD.match(paragraph) or RELAYED_HEAD.match(paragraph)
+        if found is not None:
+            return found.group(1)
+        if not paragraph.startswith(ABOVE_HEAD):
+            return None
+    return None
 
 
 @dataclass(frozen=True)
-class Outcome:
-    result: Result
-    case: Case | None = None
+class Target:
+    """The case a staff-chat message is about, and whether it answers the person (a reply
+    to the card, to a relayed message or to an earlier answer) or is a note (anything else
+    in the case's topic, or a reply to a note)."""
+
+    case: Case
+    answer: bool
+
+
+def effective_risk(case: Case) -> RiskLevel | None:
+    """The risk staff set; until someone does, an urgent case counts as high."""
+    if case.risk in set(RiskLevel):
+        return RiskLevel(case.risk)
+    return RiskLevel.HIGH if case.urgent else None
 
 
 def compact(code: str) -> str:
@@ -60,12 +106,15 @@ class Casework:
         sessions: async_sessionmaker[AsyncSession],
         staff: Staff,
         outbox: Outbox,
+        *,
+        max_open: int = 0,
     ) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
         self._sessions = sessions
         self._staff = staff
         self._outbox = outbox
+        self._max_open = max_open  # MAX_OPEN_CASES_PER_VOLUNTEER (0: no limit)
 
     async def _case(self, session: AsyncSession, code: str) -> Case | None:
         case: Case | None = await session.scalar(select(Case).where(Case.code == dashed(code)))
@@ -79,65 +128,199 @@ class Casework:
         async with self._sessions() as session:
             return await session.get(Case, case_id)
 
+    async def _role(self, staff_id: int) -> Role:
+        role = await self._staff.role_of(staff_id)
+        if role is None:
+            raise NotStaff
+        return role
+
+    @staticmethod
+    def _refuse_if_not_owner(case: Case, staff_id: int, role: Role) -> None:
+        """A taken case is worked by its owner, a coordinator or an admin; anyone else is
+        refused (the caller audits it, once the case's transaction is over)."""
+        if case.taken_by not in (None, staff_id) and role not in SENIOR_ROLES:
+            raise NotYourCase(case)
+
+    async def _audit_refusal(self, error: NotYourCase, staff_id: int, what: str) -> None:
+        await self._staff.refused(staff_id, f"{what} {error.code}", case_id=error.case_id)
+
     async def _act(
-        self, code: str, staff_id: int, change: Callable[[AsyncSession, Case], Outcome]
-    ) -> Outcome:
-        """Run a staff action on an open case: refused for non-staff, unknown or closed cases."""
-        if await self._staff.get(staff_id) is None:
-            return Outcome(Result.NOT_STAFF)
-        async with self._sessions.begin() as session:
-            case = await self._case(session, code)
-            if case is None:
-                return Outcome(Result.NO_CASE)
-            if case.status != "open":
-                return Outcome(Result.CLOSED, case)
-            return change(session, case)
+        self,
+        code: str,
+        staff_id: int,
+        change: Callable[[AsyncSession, Case], None],
+        *,
+        owner_only: str | None = None,
+    ) -> Case:
+        """Run a staff action on an open case; refused (raised) for non-staff, unknown or
+        closed cases, and (`owner_only`: the action's name) for a case someone else has."""
+        role = await self._role(staff_id)
+        try:
+            async with self._sessions.begin() as session:
+                case = await self._case(session, code)
+                if case is None:
+                    raise NoSuchCase
+                if case.status != CaseStatus.OPEN:
+                    raise CaseClosed(case)
+                if owner_only is not None:
+                    self._refuse_if_not_owner(case, staff_id, role)
+                change(session, case)
+                return case
+        except NotYourCase as error:
+            await self._audit_refusal(error, staff_id, owner_only or "")
+            raise
 
-    async def take(self, code: str, staff_id: int) -> Outcome:
-        def change(session: AsyncSession, case: Case) -> Outcome:
-            if case.taken_by not in (None, staff_id):
-                return Outcome(Result.TAKEN, case)
-            if case.taken_by is None:
-                case.taken_by, case.taken_at = staff_id, datetime.now(UTC)
-                audit(session, staff_id, "take", case.id)
-            return Outcome(Result.OK, case)
+    async def take(self, code: str, staff_id: int) -> Case:
+        role = await self._role(staff_id)
+        try:
+            async with self._sessions.begin() as session:
+                case = await self._case(session, code)
+                if case is None:
+                    raise NoSuchCase
+                if case.status != CaseStatus.OPEN:
+                    raise CaseClosed(case)
+                if case.taken_by not in (None, staff_id):
+                    raise CaseTaken(case)
+                await self._take_free(session, case, staff_id, role)
+                return case
+        except TooManyOpen as error:
+            await self._audit_limit(error, staff_id, AuditAction.TAKE)
+            raise
 
-        return await self._act(code, staff_id, change)
+    async def _take_free(
+        self, session: AsyncSession, case: Case, staff_id: int, role: Role
+    ) -> None:
+        """Take a free case for this volunteer (pressing Take, or answering it), unless they
+        hold MAX_OPEN_CASES_PER_VOLUNTEER open cases already; coordinators and admins are
+        not limited: they take over what others cannot."""
+        if case.taken_by is not None:
+            return
+        if self._max_open and role not in SENIOR_ROLES:
+            held = await session.scalar(
+                select(func.count()).where(
+                    Case.status == CaseStatus.OPEN, Case.taken_by == staff_id
+                )
+            )
+            if int(held or 0) >= self._max_open:
+                raise TooManyOpen(case, limit=self._max_open)
+        case.taken_by, case.taken_at = staff_id, datetime.now(UTC)
+        audit(session, staff_id, AuditAction.TAKE, case.id)
 
-    async def release(self, code: str, staff_id: int) -> Outcome:
-        def change(session: AsyncSession, case: Case) -> Outcome:
+    async def _audit_limit(self, error: TooManyOpen, staff_id: int, what: str) -> None:
+        await self._staff.refused(
+            staff_id, f"{what} {error.code}: limit {error.limit}", case_id=error.case_id
+        )
+
+    @asynccontextmanager
+    async def answering(
+        self, code: str, staff_id: int, what: str
+    ) -> AsyncIterator[tuple[AsyncSession, Case]]:
+        """A transaction on an open case this volunteer may answer, as for a staff reply:
+        not someone else's (unless a coordinator or admin), with a reply address, taken for
+        them if free. A refusal for someone else's case or over the limit is audited."""
+        role = await self._role(staff_id)
+        try:
+            async with self._sessions.begin() as session:
+                case = await self._case(session, code)
+                if case is None:
+                    raise NoSuchCase
+                if case.status != CaseStatus.OPEN:
+                    raise CaseClosed(case)
+                self._refuse_if_not_owner(case, staff_id, role)
+                if case.reply_to is None:
+                    raise NoReplyAddress(case)
+                await self._take_free(session, case, staff_id, role)
+                yield session, case
+        except NotYourCase as error:
+            await self._audit_refusal(error, staff_id, what)
+            raise
+        except TooManyOpen as error:
+            await self._audit_limit(error, staff_id, what)
+            raise
+
+    async def set_risk(self, code: str, staff_id: int, level: RiskLevel) -> tuple[Case, bool]:
+        """Set the case's risk level (for a taken case: its owner, a coordinator or an
+        admin); the change is audited as "old→new". Also whether it changed."""
+        changed = []
+
+        def change(session: AsyncSession, case: Case) -> None:
+            if case.risk == level:
+                return
+            audit(session, staff_id, AuditAction.RISK, case.id, f"{case.risk or '-'}→{level}")
+            case.risk = level
+            changed.append(True)
+
+        case = await self._act(code, staff_id, change, owner_only=AuditAction.RISK)
+        return case, bool(changed)
+
+    async def release(self, code: str, staff_id: int) -> Case:
+        def change(session: AsyncSession, case: Case) -> None:
             case.taken_by, case.taken_at = None, None
-            audit(session, staff_id, "release", case.id)
-            return Outcome(Result.OK, case)
+            audit(session, staff_id, AuditAction.RELEASE, case.id)
 
-        return await self._act(code, staff_id, change)
+        return await self._act(code, staff_id, change, owner_only=AuditAction.RELEASE)
 
-    async def close(self, code: str, staff_id: int, outcome: str) -> Outcome:
+    async def close(self, code: str, staff_id: int, outcome: str) -> Case:
         if outcome not in OUTCOMES:
-            return Outcome(Result.NO_CASE)
+            raise NoSuchCase
 
-        def change(session: AsyncSession, case: Case) -> Outcome:
-            case.status, case.closed_at, case.closed_by = "closed", datetime.now(UTC), "staff"
-            case.outcome = outcome
+        def change(session: AsyncSession, case: Case) -> None:
+            case.status, case.closed_at = CaseStatus.CLOSED, datetime.now(UTC)
+            case.closed_by, case.outcome = ClosedBy.STAFF, outcome
             if case.taken_by is None:
                 case.taken_by, case.taken_at = staff_id, case.closed_at
-            audit(session, staff_id, "close", case.id, outcome)
+            audit(session, staff_id, AuditAction.CLOSE, case.id, outcome)
             if case.reply_to is not None:
-                enqueue(session, "closed_notice", case.id)  # the person is told
-            return Outcome(Result.OK, case)
+                enqueue(session, OutboxKind.CLOSED_NOTICE, case.id)  # the person is told
 
-        result = await self._act(code, staff_id, change)
+        result = await self._act(code, staff_id, change, owner_only=AuditAction.CLOSE)
         self._outbox.poke()
         return result
+
+    async def may_work(self, code: str, staff_id: int, what: str) -> Case:
+        """The open case, if this volunteer may work on it (answer, release, close); refused
+        (raised, and audited as `what`) otherwise."""
+        return await self._act(code, staff_id, lambda session, case: None, owner_only=what)
+
+    async def reopen(self, code: str, staff_id: int) -> Case:
+        """Open a closed case again, taken by whoever reopens it; the person is not told
+        (they hear from us only when staff answer). Its last owner, a coordinator or an
+        admin may; not once retention erased it."""
+        role = await self._role(staff_id)
+        try:
+            async with self._sessions.begin() as session:
+                case = await self._case(session, code)
+                if case is None:
+                    raise NoSuchCase
+                if case.status == CaseStatus.OPEN:
+                    raise CaseOpen(case)
+                if case.erased_at is not None:
+                    raise CaseErased(case)
+                self._refuse_if_not_owner(case, staff_id, role)
+                audit(session, staff_id, AuditAction.REOPEN, case.id, case.outcome)
+                case.status, case.closed_at, case.closed_by, case.outcome = (
+                    CaseStatus.OPEN,
+                    None,
+                    None,
+                    None,
+                )
+                # taken_at stays when it was set: /stats measures the wait before the first take.
+                case.taken_by, case.taken_at = staff_id, case.taken_at or datetime.now(UTC)
+                await forget_day(session, case.created_at)  # that day has an open case again
+                return case
+        except NotYourCase as error:
+            await self._audit_refusal(error, staff_id, AuditAction.REOPEN)
+            raise
 
     async def rate(self, pseudonym: str, code: str, stars: int) -> bool:
         if not 1 <= stars <= 5:
             return False
         async with self._sessions.begin() as session:
             case = await self._case(session, code)
-            if case is None or case.person != pseudonym or case.status != "closed":
+            if case is None or case.person != pseudonym or case.status != CaseStatus.CLOSED:
                 return False
             case.rating = stars
+            await forget_day(session, case.created_at)
             return True
 
     async def case_for_message(
@@ -147,24 +330,47 @@ class Casework:
         thread_id: int | None,
         quoted: str | None = None,
     ) -> Case | None:
-        """The case a staff-chat message belongs to: by the message it answers, else by the
-        case code in the text of that message (`quoted`: the bot's own, whose id it may
-        never have learnt when Telegram took it but the answer was lost), else by the forum
-        topic it was written in."""
+        target = await self.target_of(chat_id, reply_to_id, thread_id, quoted)
+        return target.case if target is not None else None
+
+    async def target_of(
+        self,
+        chat_id: int,
+        reply_to_id: int | None,
+        thread_id: int | None,
+        quoted: str | None = None,
+    ) -> Target | None:
+        """What a staff-chat message is about: by the message it replies to (linked to a
+        case: an answer; a note: a note), else by the text of that message (`quoted`: the
+        bot's own card or relayed message, whose id it may never have learnt when Telegram
+        took it but the answer was lost), else by the forum topic it was written in (a note:
+        a plain message in a topic replies, for Telegram, to the topic's first message)."""
         async with self._sessions() as session:
             if reply_to_id is not None:
                 link = await session.get(RelayLink, (chat_id, reply_to_id))
                 if link is not None:
-                    return await session.get(Case, link.case_id)
-            found = CODE_IN_TEXT.search(quoted or "")
-            if found is not None:
-                return await self._case(session, found.group(0))
+                    return await self._target(session, link.case_id, answer=True)
+                note_of = await session.scalar(
+                    select(CaseNote.case_id)
+                    .where(CaseNote.chat_id == chat_id, CaseNote.message_id == reply_to_id)
+                    .limit(1)
+                )
+                if note_of is not None:
+                    return await self._target(session, note_of, answer=False)
+            code = code_of_bot_message(quoted)
+            if code is not None and (case := await self._case(session, code)) is not None:
+                return Target(case, answer=True)
             if thread_id is not None:
-                case: Case | None = await session.scalar(
+                in_topic: Case | None = await session.scalar(
                     select(Case).where(Case.staff_chat_id == chat_id, Case.topic_id == thread_id)
                 )
-                return case
+                return Target(in_topic, answer=False) if in_topic is not None else None
         return None
+
+    @staticmethod
+    async def _target(session: AsyncSession, case_id: int, *, answer: bool) -> Target | None:
+        case = await session.get(Case, case_id)
+        return Target(case, answer) if case is not None else None
 
     async def staff_reply(
         self,
@@ -174,37 +380,61 @@ class Casework:
         message_id: int,
         media: str,
         text: str | None,
-    ) -> Outcome:
+        file: dict[str, Any] | None = None,
+    ) -> Case:
         """Queue a staff message for the person (as "Helpline"), taking the case if free."""
-        if await self._staff.get(staff_id) is None:
-            return Outcome(Result.NOT_STAFF)
+        role = await self._role(staff_id)
+        try:
+            case = await self._queue_reply(
+                case_id, staff_id, role, chat_id, message_id, media, text, file
+            )
+        except NotYourCase as error:
+            await self._audit_refusal(error, staff_id, AuditAction.REPLY)
+            raise
+        except TooManyOpen as error:
+            await self._audit_limit(error, staff_id, AuditAction.REPLY)
+            raise
+        self._outbox.poke()
+        return case
+
+    async def _queue_reply(
+        self,
+        case_id: int,
+        staff_id: int,
+        role: Role,
+        chat_id: int,
+        message_id: int,
+        media: str,
+        text: str | None,
+        file: dict[str, Any] | None,
+    ) -> Case:
         async with self._sessions.begin() as session:
             case = await session.get(Case, case_id)
             if case is None:
-                return Outcome(Result.NO_CASE)
-            if case.status != "open":
-                return Outcome(Result.CLOSED, case)
+                raise NoSuchCase
+            if case.status != CaseStatus.OPEN:
+                raise CaseClosed(case)
+            self._refuse_if_not_owner(case, staff_id, role)
             if case.reply_to is None:
-                return Outcome(Result.NO_ADDRESS, case)
+                raise NoReplyAddress(case)
             if await session.get(RelayLink, (chat_id, message_id)) is not None:
-                return Outcome(Result.OK, case)  # this staff message was relayed already
+                return case  # this staff message was relayed already
+            await self._take_free(session, case, staff_id, role)
             # Linking it also lets staff reply to their own earlier answers.
             session.add(RelayLink(chat_id=chat_id, message_id=message_id, case_id=case.id))
-            if case.taken_by is None:
-                case.taken_by, case.taken_at = staff_id, datetime.now(UTC)
-                audit(session, staff_id, "take", case.id)
             enqueue(
                 session,
-                "to_person",
+                OutboxKind.TO_PERSON,
                 case.id,
                 chat_id=chat_id,
                 message_id=message_id,
                 media=media,
                 text=text,
+                file=file,
+                mark=True,  # once delivered, the volunteer's message is marked so
             )
-            audit(session, staff_id, "reply", case.id, media)
-        self._outbox.poke()
-        return Outcome(Result.OK, case)
+            audit(session, staff_id, AuditAction.REPLY, case.id, media)
+        return case
 
     def linked(self, chat_id: int, message_id: int, case_id: int) -> Executable:
         """The statement that links a staff-chat message to its case."""
@@ -239,23 +469,34 @@ class Casework:
             .values(first_answer_at=datetime.now(UTC))
         )
 
-    async def escalate_due(self, period: timedelta, now: datetime | None = None) -> list[str]:
-        """Queue a re-post for every open, untaken case whose wait passed its period
-        (a third of it when urgent), counted from the card or the last re-post."""
+    async def escalate_due(
+        self,
+        period: timedelta,
+        now: datetime | None = None,
+        *,
+        sooner: Mapping[RiskLevel, timedelta] | None = None,
+    ) -> list[str]:
+        """Queue a re-post for every open, untaken case whose wait passed its period,
+        counted from the card or the last re-post. The period follows the case's risk:
+        `sooner` (ESCALATE_HIGH_RISK_MINUTES, ESCALATE_IMMINENT_RISK_MINUTES; by default a
+        third of `period`) for high and imminent risk; an urgent case nobody assessed yet
+        counts as high."""
         now = now or datetime.now(UTC)
+        waits = dict(sooner or {RiskLevel.HIGH: period / 3, RiskLevel.IMMINENT: period / 3})
+        shortest = min([period, *waits.values()])
         codes = []
         async with self._sessions.begin() as session:
             candidates = (
                 await session.scalars(
                     select(Case).where(
-                        Case.status == "open",
+                        Case.status == CaseStatus.OPEN,
                         Case.taken_by.is_(None),
-                        or_(Case.escalated_at.is_(None), Case.escalated_at <= now - period / 3),
+                        or_(Case.escalated_at.is_(None), Case.escalated_at <= now - shortest),
                     )
                 )
             ).all()
             for case in candidates:
-                wait = period / 3 if case.urgent else period
+                wait = waits.get(effective_risk(case) or RiskLevel.MEDIUM, period)
                 since = case.escalated_at or case.created_at
                 if now - since < wait:
                     continue
@@ -267,7 +508,7 @@ class Casework:
                     .execution_options(synchronize_session=False)
                 )
                 if affected(claimed):
-                    enqueue(session, "escalation", case.id, round=case.escalations + 1)
+                    enqueue(session, OutboxKind.ESCALATION, case.id, round=case.escalations + 1)
                     codes.append(case.code)
         if codes:
             self._outbox.poke()

@@ -1,4 +1,4 @@
-"""Message ids (never text) of a person's chat, for "Exit and clear chat" (SPEC rule 3)."""
+"""Message ids (never text) of a person's chat, for "Exit and clear chat" (safety rule 3)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,13 @@ class ChatLog:
 
     def remembered(self, pseudonym: str, message_ids: Iterable[int]) -> Executable:
         """The statement that keeps message ids (commit it with the cause of the messages)."""
+        return self.remembered_each((pseudonym, m) for m in message_ids)
+
+    def remembered_each(self, messages: Iterable[tuple[str, int]]) -> Executable:
+        """One statement for messages to several people (pseudonym, message id)."""
         now = datetime.now(UTC)
         return insert(ChatMessage).values(
-            [{"person": pseudonym, "message_id": m, "at": now} for m in message_ids]
+            [{"person": person, "message_id": m, "at": now} for person, m in messages]
         )
 
     async def remember(self, pseudonym: str, message_ids: Iterable[int]) -> None:

@@ -1,4 +1,4 @@
-"""Help numbers from the one data file (SPEC safety rules 1, 2 and 12)."""
+"""Help numbers from the one data file (docs/safety.md, rules 1, 2 and 12)."""
 
 from __future__ import annotations
 
@@ -58,3 +58,24 @@ def numbers_to_show(numbers: list[HelpNumber], *, child: bool = False) -> list[H
     if child:
         shown.sort(key=lambda n: not n.for_children)  # stable: keeps file order otherwise
     return shown
+
+
+@dataclass(frozen=True)
+class NumberGroup:
+    emergency: bool
+    numbers: list[HelpNumber]
+
+
+def numbers_in_groups(numbers: list[HelpNumber], *, child: bool = False) -> list[NumberGroup]:
+    """Emergency services apart from advice lines (111 is a contact centre, it sends no one).
+
+    Adults see the emergency services first; a child sees the children's lines first (rule 12).
+    """
+    shown = numbers_to_show(numbers, child=child)
+    groups = [
+        NumberGroup(True, [n for n in shown if n.emergency]),
+        NumberGroup(False, [n for n in shown if not n.emergency]),
+    ]
+    if child and any(n.for_children for n in groups[1].numbers):
+        groups.reverse()
+    return [g for g in groups if g.numbers]

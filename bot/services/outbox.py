@@ -6,29 +6,69 @@ Nothing here talks to Telegram; handlers/delivery.py does, and reports back.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, and_, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from bot.db import affected
-from models import OutboxMessage
+from models import Case, OutboxMessage
 
 # Kinds of message that go to the person (the rest go to staff). A case's messages arrive in
 # order in each direction; one direction never waits for the other.
-TO_PERSON = frozenset({"to_person", "closed_notice", "confirmation"})
+TO_PERSON = frozenset(
+    {"to_person", "closed_notice", "confirmation"}
+    | {"referral_ask", "referral_follow_up", "rights_page"}  # issue 17
+)
 # A claimed row is someone's for this long; a sender that died frees it by simply expiring.
 LEASE = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(minutes=5)
+# Payload fields that hold the person's chat (encrypted): erased by /forget.
+PERSON_CHAT_FIELDS = ("from_chat", "chat")
+# Sent rows are kept this long (to look into a delivery), then deleted: the sender's claim
+# and the health checks read a table that stays small. Failed rows stay (they are few).
+KEEP_SENT = timedelta(days=3)
 
 
 def enqueue(session: AsyncSession, kind: str, case_id: int | None, **payload: Any) -> None:
     """Add a message to the outbox inside the caller's transaction."""
     session.add(OutboxMessage(kind=kind, case_id=case_id, payload=json.dumps(payload)))
+
+
+async def unlink_chats(session: AsyncSession, case_ids: list[int]) -> None:
+    """Erase the person's chat from every row of these cases (safety rule 8), in the caller's
+    transaction. A file not yet copied to staff then goes as a note that it could not be
+    (handlers/delivery.py); the rest of each row is delivered as it was."""
+    if not case_ids:
+        return
+    rows = await session.execute(
+        select(OutboxMessage.id, OutboxMessage.payload).where(OutboxMessage.case_id.in_(case_ids))
+    )
+    for row_id, payload in rows.all():
+        data = json.loads(payload)
+        if any(name in data for name in PERSON_CHAT_FIELDS):
+            kept = {k: v for k, v in data.items() if k not in PERSON_CHAT_FIELDS}
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id)
+                .values(payload=json.dumps(kept))
+            )
 
 
 @dataclass(frozen=True)
@@ -69,11 +109,15 @@ class Outbox:
             or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
         )
 
-    async def claim_next(self) -> OutboxItem | None:
-        """Claim the oldest due row, never ahead of an older pending row of the same case (a
-        case's messages arrive in order), and mark it as being sent now (see
-        OutboxMessage.sending_since): the caller sends it at once. None when nothing is due."""
+    async def claim_next(self, recent: Sequence[int] = ()) -> OutboxItem | None:
+        """Claim a due row, never ahead of an older pending row of the same case (a case's
+        messages arrive in order), and mark it as being sent now (see
+        OutboxMessage.sending_since): the caller sends it at once. None when nothing is due.
+
+        Fair: new cards first, then urgent cases, then cases not among `recent` (the cases
+        served last), oldest first: one case with a thousand rows waits its turn like others."""
         t, earlier = OutboxMessage, aliased(OutboxMessage)
+        served = case((t.case_id.in_(list(recent)), 1), else_=0) if recent else literal(0)
         for _race in range(3):  # another instance took the row between the two statements
             now = datetime.now(UTC)
             pick = (
@@ -88,9 +132,15 @@ class Outbox:
                         earlier.kind.in_(TO_PERSON) == t.kind.in_(TO_PERSON),
                     ),
                 )
-                .order_by(t.id)
+                .outerjoin(Case, Case.id == t.case_id)
+                .order_by(
+                    case((t.kind == "card", 0), else_=1),
+                    case((Case.urgent.is_(True), 0), else_=1),
+                    served,
+                    t.id,
+                )
                 .limit(1)
-                .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer anyway
+                .with_for_update(skip_locked=True, of=t)  # PostgreSQL; SQLite: one writer
             )
             async with self._engine.begin() as connection:
                 row = (await connection.execute(pick)).first()
@@ -177,6 +227,16 @@ class Outbox:
                 update(OutboxMessage).where(OutboxMessage.id == item_id).values(**values)
             )
 
+    async def waiting_for_staff(self, session: AsyncSession, case_id: int) -> int:
+        """How many of the case's messages to staff are still to be delivered."""
+        t = OutboxMessage
+        count = await session.scalar(
+            select(func.count()).where(
+                t.case_id == case_id, t.status == "pending", t.kind == "to_staff"
+            )
+        )
+        return int(count or 0)
+
     async def due_now(self) -> int:
         """On start: whatever waits out a backoff is tried at once (a restart often follows
         a fix), except what Telegram itself asked us to hold back (429 retry_after)."""
@@ -201,6 +261,19 @@ class Outbox:
                 select(func.min(OutboxMessage.due_at)).where(OutboxMessage.status == "pending")
             )
             return due
+
+    async def prune_sent(self, now: datetime | None = None) -> int:
+        """Delete rows sent more than KEEP_SENT ago (found by the status, due_at index)."""
+        cutoff = (now or datetime.now(UTC)) - KEEP_SENT
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                delete(OutboxMessage).where(
+                    OutboxMessage.status == "sent",
+                    OutboxMessage.due_at < cutoff,
+                    OutboxMessage.sent_at < cutoff,
+                )
+            )
+        return affected(result)
 
     async def backlog(self) -> tuple[int, float]:
         """Pending rows and the age in seconds of the oldest (for health checks)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from datetime import UTC, datetime
 
@@ -9,7 +10,9 @@ from sqlalchemy import ScalarSelect, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import affected
-from models import Case, ChatMessage, Person
+from bot.services.broadcasts import REPORT_WINDOW
+from bot.services.outbox import unlink_chats
+from models import Broadcast, BroadcastDelivery, Case, ChatMessage, Person
 
 # Retention may change a language behind our back; this bounds how long we lag. (Another
 # instance's change is seen at once: QorgauApplication reads it again before each update.)
@@ -69,17 +72,42 @@ class People:
             person.locale = person.locale or locale
         self._locales.pop(pseudonym, None)
 
+    async def share_region(self, pseudonym: str, region: str | None) -> None:
+        """The region the person chose to share for regional news (None: they declined)."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Person)
+                .where(Person.pseudonym == pseudonym, Person.subscribed.is_(True))
+                .values(region=region)
+            )
+
     async def unsubscribe(self, pseudonym: str) -> None:
+        """Drop the chat and the region; a campaign received within a day counts this
+        (its report shows how many left after it)."""
+        now = datetime.now(UTC)
         async with self._sessions.begin() as session:
             person = await session.get(Person, pseudonym)
-            if person is not None:
-                person.subscribed, person.chat = False, None
+            if person is None or not person.subscribed:
+                return
+            person.subscribed, person.chat, person.region = False, None, None
+            recent = select(Broadcast.id).where(Broadcast.started_at >= now - REPORT_WINDOW)
+            await session.execute(
+                update(BroadcastDelivery)
+                .where(
+                    BroadcastDelivery.broadcast_id.in_(recent),
+                    BroadcastDelivery.person == pseudonym,
+                    BroadcastDelivery.status == "sent",
+                    BroadcastDelivery.at >= now - REPORT_WINDOW,
+                )
+                .values(unsubscribed_at=now)
+            )
 
     async def forget(self, pseudonym: str) -> int:
-        """SPEC rule 8: cut every link between the person and their cases; drop their row.
+        """Safety rule 8: cut every link between the person and their cases; drop their row.
 
         The cases stay, anonymised, for statistics; open ones are closed because nobody can
-        be answered any more. Returns how many cases were unlinked.
+        be answered any more. Their chat leaves the outbox too, and the broadcasts they got
+        count them under a random name. Returns how many cases were unlinked.
         """
         now = datetime.now(UTC)
         async with self._sessions.begin() as session:
@@ -88,8 +116,15 @@ class People:
                 .where(Case.person == pseudonym, Case.status == "open")
                 .values(status="closed", closed_at=now, closed_by="forgotten")
             )
+            case_ids = list(await session.scalars(select(Case.id).where(Case.person == pseudonym)))
             result = await session.execute(
                 update(Case).where(Case.person == pseudonym).values(person=None, reply_to=None)
+            )
+            await unlink_chats(session, case_ids)
+            await session.execute(
+                update(BroadcastDelivery)
+                .where(BroadcastDelivery.person == pseudonym)
+                .values(person="forgotten:" + secrets.token_hex(8))
             )
             await session.execute(delete(Person).where(Person.pseudonym == pseudonym))
             await session.execute(delete(ChatMessage).where(ChatMessage.person == pseudonym))

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import affected
 from models import ROLES, AuditEntry, Invite, RoutingRule, StaffMember
+from models.enums import AuditAction, CaseKind, Role
 
 INVITE_VALID_FOR = timedelta(days=7)
+# The staff id of audit entries the person or the bot caused (a case closed by the person).
+PERSON_OR_BOT = 0
 # Who is pinged first for each kind of case; coordinators see everything.
-ROLE_FOR_KIND = {"legal": "lawyer", "psych": "psychologist", "report": "coordinator"}
+ROLE_FOR_KIND = {
+    CaseKind.LEGAL: Role.LAWYER,
+    CaseKind.PSYCH: Role.PSYCHOLOGIST,
+    CaseKind.REPORT: Role.COORDINATOR,
+}
 
 
 @dataclass(frozen=True)
@@ -23,6 +31,12 @@ class Member:
     role: str
     name: str
     on_duty: bool
+
+
+@dataclass(frozen=True)
+class Removal:
+    was_staff: bool
+    invites_revoked: int
 
 
 def _member(row: StaffMember) -> Member:
@@ -51,18 +65,29 @@ class Staff:
             for telegram_id in self._admin_ids:
                 row = await session.get(StaffMember, telegram_id)
                 if row is None:
-                    session.add(StaffMember(telegram_id=telegram_id, role="admin", name="Admin"))
+                    session.add(StaffMember(telegram_id=telegram_id, role=Role.ADMIN, name="Admin"))
                 else:
-                    row.role = "admin"
+                    row.role = Role.ADMIN
 
     async def get(self, telegram_id: int) -> Member | None:
         async with self._sessions() as session:
             row = await session.get(StaffMember, telegram_id)
             return _member(row) if row else None
 
-    async def is_admin(self, telegram_id: int) -> bool:
+    async def role_of(self, telegram_id: int) -> Role | None:
+        """The person's role on the line (ADMIN_IDS are admins whatever the roster says)."""
+        if telegram_id in self._admin_ids:
+            return Role.ADMIN
         member = await self.get(telegram_id)
-        return telegram_id in self._admin_ids or (member is not None and member.role == "admin")
+        return Role(member.role) if member is not None else None
+
+    async def is_admin(self, telegram_id: int) -> bool:
+        return await self.role_of(telegram_id) is Role.ADMIN
+
+    async def refused(self, telegram_id: int, what: str, case_id: int | None = None) -> None:
+        """Audit an attempt to do what the person's role (or ownership) does not allow."""
+        async with self._sessions.begin() as session:
+            audit(session, telegram_id, AuditAction.REFUSED, case_id, detail=what)
 
     async def touch_name(self, telegram_id: int, name: str) -> None:
         async with self._sessions.begin() as session:
@@ -76,26 +101,34 @@ class Staff:
         code = secrets.token_urlsafe(12)
         async with self._sessions.begin() as session:
             session.add(Invite(code=code, role=role, created_by=by))
-            audit(session, by, "invite", detail=role)
+            audit(session, by, AuditAction.INVITE, detail=role)
         return code
 
     async def accept_invite(self, code: str, telegram_id: int, name: str) -> str | None:
-        """Use a one-time invite; the role given, or None if the link is used or unknown."""
+        """Use a one-time invite; the role given, or None if the link is used, revoked or
+        unknown. One statement marks it used only if nobody has: two people opening it at
+        the same moment cannot both pass (a read and then a write could, on PostgreSQL)."""
         now = datetime.now(UTC)
         async with self._sessions.begin() as session:
-            invite = await session.get(Invite, code)
-            if invite is None or invite.used_by is not None:
+            role = await session.scalar(
+                update(Invite)
+                .where(
+                    Invite.code == code,
+                    Invite.used_at.is_(None),
+                    Invite.created_at > now - INVITE_VALID_FOR,
+                )
+                .values(used_by=telegram_id, used_at=now)
+                .returning(Invite.role)
+            )
+            if role is None:
                 return None
-            if now - invite.created_at > INVITE_VALID_FOR:
-                return None
-            invite.used_by, invite.used_at = telegram_id, now
             row = await session.get(StaffMember, telegram_id)
             if row is None:
-                session.add(StaffMember(telegram_id=telegram_id, role=invite.role, name=name[:64]))
-            elif row.role != "admin":
-                row.role = invite.role
-            audit(session, telegram_id, "joined", detail=invite.role)
-            return invite.role
+                session.add(StaffMember(telegram_id=telegram_id, role=role, name=name[:64]))
+            elif row.role != Role.ADMIN:
+                row.role = role
+            audit(session, telegram_id, AuditAction.JOINED, detail=role)
+            return str(role)
 
     async def set_duty(self, telegram_id: int, on: bool) -> bool:
         async with self._sessions.begin() as session:
@@ -103,7 +136,7 @@ class Staff:
             if row is None:
                 return False
             row.on_duty = on
-            audit(session, telegram_id, "duty on" if on else "duty off")
+            audit(session, telegram_id, AuditAction.DUTY_ON if on else AuditAction.DUTY_OFF)
             return True
 
     async def members(self, *, on_duty: bool | None = None) -> list[Member]:
@@ -121,7 +154,7 @@ class Staff:
         """On-duty staff for a new case of this kind: its role and coordinators; if none of
         them is on duty, everyone on duty."""
         on_duty = await self.members(on_duty=True)
-        wanted = {ROLE_FOR_KIND.get(kind, "coordinator"), "coordinator"}
+        wanted = {ROLE_FOR_KIND.get(CaseKind(kind), Role.COORDINATOR), Role.COORDINATOR}
         matching = [m for m in on_duty if m.role in wanted]
         return matching or on_duty
 
@@ -133,17 +166,72 @@ class Staff:
             if row is None:
                 return False
             row.role = role
-            audit(session, by, "role change", detail=f"{telegram_id} {role}")
+            audit(session, by, AuditAction.ROLE_CHANGE, detail=f"{telegram_id} {role}")
             return True
 
-    async def remove(self, telegram_id: int, by: int) -> bool:
+    async def remove(self, telegram_id: int, by: int) -> Removal | None:
+        """Take someone off the roster and revoke the unused invites they made; None for an
+        admin from ADMIN_IDS (they cannot be removed). The caller bans them from the staff
+        chats and records each result (`record_ban`)."""
         if telegram_id in self._admin_ids:
-            return False
+            return None
         async with self._sessions.begin() as session:
             result = await session.execute(
                 delete(StaffMember).where(StaffMember.telegram_id == telegram_id)
             )
-            audit(session, by, "remove", detail=str(telegram_id))
+            revoked = await session.execute(
+                delete(Invite).where(Invite.created_by == telegram_id, Invite.used_at.is_(None))
+            )
+            audit(
+                session,
+                by,
+                AuditAction.REMOVE,
+                detail=f"{telegram_id}, invites revoked: {affected(revoked)}",
+            )
+            return Removal(bool(affected(result)), affected(revoked))
+
+    async def record_ban(
+        self,
+        by: int,
+        telegram_id: int,
+        chat_id: int,
+        outcome: str,
+        action: AuditAction = AuditAction.BAN,
+    ) -> None:
+        async with self._sessions.begin() as session:
+            audit(session, by, action, detail=f"{telegram_id} in {chat_id}: {outcome}"[:200])
+
+    async def banned_from(self, telegram_id: int) -> set[int]:
+        """The staff chats the bot banned this person from (read back from the audit log,
+        where `record_ban` wrote it)."""
+        pattern = re.compile(rf"{telegram_id} in (-?\d+): banned")
+        async with self._sessions() as session:
+            details = await session.scalars(
+                select(AuditEntry.detail).where(
+                    AuditEntry.action == AuditAction.BAN,
+                    AuditEntry.detail.startswith(f"{telegram_id} in "),
+                )
+            )
+            return {int(m.group(1)) for d in details if d and (m := pattern.fullmatch(d))}
+
+    async def unused_invites(self) -> list[Invite]:
+        since = datetime.now(UTC) - INVITE_VALID_FOR
+        query = (
+            select(Invite)
+            .where(Invite.used_at.is_(None), Invite.created_at > since)
+            .order_by(Invite.created_at)
+        )
+        async with self._sessions() as session:
+            return list((await session.scalars(query)).all())
+
+    async def revoke_invite(self, code: str, by: int) -> bool:
+        """An unused invite stops working; False if there is none by that code."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(Invite).where(Invite.code == code, Invite.used_at.is_(None))
+            )
+            if affected(result):
+                audit(session, by, AuditAction.INVITE_REVOKE, detail=code[:8] + "…")
             return bool(affected(result))
 
     async def audit_log(self, limit: int = 30) -> list[AuditEntry]:
@@ -160,7 +248,9 @@ class Staff:
             rule = RoutingRule(kind=kind, category=category, locale=locale, chat_id=chat_id)
             session.add(rule)
             await session.flush()
-            audit(session, by, "route add", detail=f"{kind} {category} {locale} {chat_id}")
+            audit(
+                session, by, AuditAction.ROUTE_ADD, detail=f"{kind} {category} {locale} {chat_id}"
+            )
             return rule.id
 
     async def routes(self) -> list[RoutingRule]:
@@ -170,7 +260,7 @@ class Staff:
     async def remove_route(self, rule_id: int, by: int) -> bool:
         async with self._sessions.begin() as session:
             result = await session.execute(delete(RoutingRule).where(RoutingRule.id == rule_id))
-            audit(session, by, "route remove", detail=str(rule_id))
+            audit(session, by, AuditAction.ROUTE_REMOVE, detail=str(rule_id))
             return bool(affected(result))
 
     async def staff_chats(self, default_chat: int) -> set[int]:
@@ -190,4 +280,4 @@ def pick_route(rules: list[RoutingRule], kind: str, category: str, locale: str) 
     return best[1] if best else None
 
 
-__all__ = ["ROLES", "Member", "Staff", "audit", "pick_route"]
+__all__ = ["ROLES", "Member", "Removal", "Staff", "audit", "pick_route"]

@@ -1,19 +1,48 @@
-"""Numbers for admins and coordinators, and the anonymised CSV export (SPEC "Admin")."""
+"""Numbers for admins and coordinators, and the anonymised export (docs/overview.md).
+
+Years of cases are not read one by one: the numbers of each finished day (no case of it still
+open) are kept in `case_days`; /stats adds those up and reads live only the days that are
+not summarised yet (today, yesterday, a day with a case still open). Medians come from
+counts of the minutes (SQL has no median common to SQLite and PostgreSQL, and a median
+cannot be added up day by day): minutes are kept to two significant figures (0.1 min under
+10 minutes, 1 min under 100, …), which is what a person reading /stats can use.
+
+The export streams rows from the database to a file (CSV or .xlsx) in batches: memory stays
+flat whatever the period.
+"""
 
 from __future__ import annotations
 
 import csv
-import io
+import json
+import zipfile
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from statistics import median
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+import xlsxwriter  # type: ignore[import-untyped]
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import upsert
 from bot.services.staff import audit
-from models import Case
+from models import Case, CaseDay
+
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection, OWASP):
+# =HYPERLINK(...) in a description would run when staff open the export.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: object) -> object:
+    """A text cell a spreadsheet shows as text: a leading ' stops formulas. Numbers (ours,
+    never the person's) stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
 
 EXPORT_COLUMNS = [
     "code",
@@ -36,10 +65,100 @@ EXPORT_COLUMNS = [
     "minutes_to_first_answer",
     "escalations",
 ]
+# The export's columns as they are read (the minutes are worked out from two times).
+EXPORT_FIELDS = [
+    {"minutes_to_take": "taken_at", "minutes_to_first_answer": "first_answer_at"}.get(c, c)
+    for c in EXPORT_COLUMNS
+]
+_CREATED, _URGENT, _MAY_ANSWER, _TAKEN, _ANSWERED = (
+    EXPORT_FIELDS.index(name)
+    for name in ("created_at", "urgent", "may_answer", "taken_at", "first_answer_at")
+)
+
+
+async def forget_day(session: AsyncSession, created_at: datetime) -> None:
+    """A stored day's numbers changed (a late rating): read it live until stored again."""
+    await session.execute(delete(CaseDay).where(CaseDay.day == day_key(created_at)))
+
+
+# What the numbers need of a case (not the whole row).
+STAT_COLUMNS = (
+    Case.kind,
+    Case.category,
+    Case.region,
+    Case.status,
+    Case.rating,
+    Case.created_at,
+    Case.taken_at,
+    Case.first_answer_at,
+)
+EXPORT_BATCH = 5000
+TALLIED = ("kind", "category", "region", "status", "rating", "take", "answer")
+MEDIANS = (("take", "median_minutes_to_take"), ("answer", "median_minutes_to_first_answer"))
 
 
 def _minutes(start: datetime, end: datetime | None) -> float | None:
     return round((end - start).total_seconds() / 60, 1) if end else None
+
+
+def _rounded(minutes: float) -> float:
+    """Two significant figures (one decimal under 10 minutes)."""
+    for limit, digits in ((10, 1), (100, 0), (1000, -1), (10000, -2)):
+        if minutes < limit:
+            return round(minutes, digits)
+    return round(minutes, -3)
+
+
+def day_key(at: datetime) -> str:
+    """The UTC day a case belongs to, as stored in case_days."""
+    return at.astimezone(UTC).date().isoformat()
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _median(histogram: Counter[str]) -> float | None:
+    count = sum(histogram.values())
+    if not count:
+        return None
+    ordered = sorted(histogram.items(), key=lambda item: float(item[0]))
+
+    def nth(i: int) -> float:
+        seen = 0
+        for value, n in ordered:
+            seen += n
+            if i < seen:
+                return float(value)
+        raise AssertionError("i < count")
+
+    return round((nth((count - 1) // 2) + nth(count // 2)) / 2, 2)
+
+
+@dataclass
+class Tally:
+    """The numbers of some cases; tallies add up (a day's is stored as JSON)."""
+
+    parts: dict[str, Counter[str]] = field(default_factory=lambda: {k: Counter() for k in TALLIED})
+
+    def add(self, row: Any) -> None:
+        p = self.parts
+        p["kind"][row.kind] += 1
+        p["category"][f"{row.kind}/{row.category}"] += 1
+        p["region"][row.region] += 1
+        p["status"][row.status] += 1
+        if row.rating:
+            p["rating"][str(row.rating)] += 1
+        for name, end in (("take", row.taken_at), ("answer", row.first_answer_at)):
+            if (minutes := _minutes(row.created_at, end)) is not None:
+                p[name][str(_rounded(minutes))] += 1
+
+    def merge(self, stored: str) -> None:
+        for name, counts in json.loads(stored).items():
+            self.parts[name].update(counts)
+
+    def to_json(self) -> str:
+        return json.dumps({k: dict(v) for k, v in self.parts.items() if v})
 
 
 @dataclass
@@ -59,65 +178,240 @@ class Report:
         count = sum(self.ratings.values())
         return sum(r * n for r, n in self.ratings.items()) / count if count else None
 
+    @classmethod
+    def of(cls, days: int, tally: Tally) -> Report:
+        p = tally.parts
+        return cls(
+            days=days,
+            total=sum(p["kind"].values()),
+            by_kind=p["kind"],
+            by_category=Counter(
+                {tuple(k.split("/", 1)): n for k, n in p["category"].items()}  # type: ignore[misc]
+            ),
+            by_region=p["region"],
+            by_status=p["status"],
+            ratings=Counter({int(k): n for k, n in p["rating"].items()}),
+            median_take=_median(p["take"]),
+            median_answer=_median(p["answer"]),
+        )
+
+
+def live_ranges(
+    since: datetime, now: datetime, summarised: Iterable[str]
+) -> list[tuple[datetime, datetime | None]]:
+    """The spans of [since, …) whose cases are not in a stored day: read them live."""
+    stored = set(summarised)
+    ranges: list[tuple[datetime, datetime | None]] = []
+    start, day = since, since.date() + timedelta(days=1)
+    while day <= now.date():
+        if day.isoformat() in stored:
+            if start < _midnight(day):
+                ranges.append((start, _midnight(day)))
+            start = _midnight(day + timedelta(days=1))
+        day += timedelta(days=1)
+    ranges.append((start, None))
+    return ranges
+
+
+def _within(ranges: Sequence[tuple[datetime, datetime | None]]) -> ColumnElement[bool]:
+    return or_(
+        *(
+            and_(Case.created_at >= a, Case.created_at < b) if b else Case.created_at >= a
+            for a, b in ranges
+        )
+    )
+
+
+def export_values(c: Any, with_text: bool) -> list[Any]:
+    """One case (a row of EXPORT_FIELDS, then the description when asked) as typed values
+    (dates, numbers): the CSV and the .xlsx are written from it. By position: a year of a
+    million cases is 330,000 rows."""
+    values = list(c)
+    values[_URGENT], values[_MAY_ANSWER] = int(values[_URGENT]), int(values[_MAY_ANSWER])
+    created = values[_CREATED]
+    values[_TAKEN] = _minutes(created, values[_TAKEN])
+    values[_ANSWERED] = _minutes(created, values[_ANSWERED])
+    return values
+
+
+def csv_row(values: list[Any]) -> list[Any]:
+    """A row as written in CSV cells (the one place that says how)."""
+    return [
+        "" if v is None else v.isoformat(timespec="minutes") if isinstance(v, datetime) else cell(v)
+        for v in values
+    ]
+
+
+# A year of a million cases is a CSV of about 45 MB: near the 50 MB a bot may upload, and the
+# upload holds the whole file in memory. Above this size it goes out zipped (a tenth of it).
+ZIP_ABOVE_BYTES = 20 * 1024 * 1024
+
+
+def packed_for_upload(path: Path, above: int = ZIP_ABOVE_BYTES) -> Path:
+    """`path` itself when it is small, else a .zip beside it holding it (streamed from disk to
+    disk in chunks; the original is removed). .xlsx files are zipped already."""
+    if path.suffix == ".xlsx" or path.stat().st_size <= above:
+        return path
+    packed = path.with_name(path.name + ".zip")
+    with zipfile.ZipFile(packed, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        zf.write(path, arcname=path.name)
+    path.unlink()
+    return packed
+
+
+class CsvFile:
+    def __init__(self, path: Path, header: list[str]) -> None:
+        self._file = path.open("w", encoding="utf-8-sig", newline="")
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(header)
+
+    def rows(self, rows: Iterable[list[Any]]) -> None:
+        self._writer.writerows(csv_row(row) for row in rows)
+        self._file.flush()
+
+    def close(self, tally: Tally) -> None:
+        self._file.close()
+
+
+class XlsxFile:
+    """A sheet of cases (typed dates and numbers) and a sheet of totals. XlsxWriter in
+    constant-memory mode writes each row out as it comes."""
+
+    def __init__(self, path: Path, header: list[str]) -> None:
+        self._book = xlsxwriter.Workbook(
+            str(path),
+            {
+                "constant_memory": True,
+                # Text stays text: a description starting with = is no formula, no link.
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "remove_timezone": True,
+                "default_date_format": "yyyy-mm-dd hh:mm",
+            },
+        )
+        self._sheet = self._book.add_worksheet("cases")
+        self._sheet.write_row(0, 0, header)
+        self._row = 1
+
+    def rows(self, rows: Iterable[list[Any]]) -> None:
+        for row in rows:
+            self._sheet.write_row(self._row, 0, row)
+            self._row += 1
+
+    def close(self, tally: Tally) -> None:
+        totals = self._book.add_worksheet("totals")
+        totals.write_row(0, 0, ["what", "value", "cases"])
+        line = 1
+        totals.write_row(line, 0, ["total", "", sum(tally.parts["kind"].values())])
+        for name, counts in tally.parts.items():
+            if name in dict(MEDIANS):
+                continue
+            for value, n in sorted(counts.items()):
+                line += 1
+                totals.write_row(line, 0, [name, value, n])
+        for name, title in MEDIANS:
+            line += 1
+            totals.write_row(line, 0, [title, "", _median(tally.parts[name])])
+        self._book.close()
+
 
 class Stats:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def _cases(self, days: int, now: datetime | None = None) -> list[Case]:
-        since = (now or datetime.now(UTC)) - timedelta(days=days)
-        async with self._sessions() as session:
-            query = select(Case).where(Case.created_at >= since).order_by(Case.created_at)
-            return list((await session.scalars(query)).all())
-
     async def report(self, days: int, now: datetime | None = None) -> Report:
-        cases = await self._cases(days, now)
-        report = Report(days=days, total=len(cases))
-        take, answer = [], []
-        for case in cases:
-            report.by_kind[case.kind] += 1
-            report.by_category[(case.kind, case.category)] += 1
-            report.by_region[case.region] += 1
-            report.by_status[case.status] += 1
-            if case.rating:
-                report.ratings[case.rating] += 1
-            if (minutes := _minutes(case.created_at, case.taken_at)) is not None:
-                take.append(minutes)
-            if (minutes := _minutes(case.created_at, case.first_answer_at)) is not None:
-                answer.append(minutes)
-        report.median_take = median(take) if take else None
-        report.median_answer = median(answer) if answer else None
-        return report
+        now = now or datetime.now(UTC)
+        since = now - timedelta(days=days)
+        tally = Tally()
+        async with self._sessions() as session:
+            stored = (
+                await session.execute(
+                    select(CaseDay.day, CaseDay.counts).where(
+                        CaseDay.day > since.date().isoformat()
+                    )
+                )
+            ).all()
+            for _day, counts in stored:
+                tally.merge(counts)
+            ranges = live_ranges(since, now, (day for day, _ in stored))
+            for row in await session.execute(select(*STAT_COLUMNS).where(_within(ranges))):
+                tally.add(row)
+        return Report.of(days, tally)
 
-    async def export_csv(self, days: int, staff_id: int, *, with_text: bool = False) -> str:
-        """Anonymised: no pseudonym, no reply address; free text only when asked and allowed."""
-        cases = await self._cases(days)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(EXPORT_COLUMNS + (["description"] if with_text else []))
-        for c in cases:
-            row = [
-                c.code,
-                c.created_at.isoformat(timespec="minutes"),
-                c.kind,
-                c.category,
-                c.subcategory or "",
-                c.affected,
-                c.age_band,
-                c.region,
-                int(c.urgent),
-                c.locale,
-                int(c.may_answer),
-                c.status,
-                c.closed_at.isoformat(timespec="minutes") if c.closed_at else "",
-                c.closed_by or "",
-                c.outcome or "",
-                c.rating or "",
-                _minutes(c.created_at, c.taken_at) or "",
-                _minutes(c.created_at, c.first_answer_at) or "",
-                c.escalations,
-            ]
-            writer.writerow(row + ([c.description or ""] if with_text else []))
+    async def summarise(self, now: datetime | None = None) -> int:
+        """Store the numbers of every finished day not stored yet whose cases are all
+        closed (a day ends for good the day after: a case written at midnight commits a
+        moment later). Returns how many days were stored."""
+        last = (now or datetime.now(UTC)).date() - timedelta(days=2)
+        async with self._sessions() as session:
+            first = await session.scalar(select(func.min(Case.created_at)))
+            done = set(await session.scalars(select(CaseDay.day)))
+            opened = await session.scalars(select(Case.created_at).where(Case.status == "open"))
+            done |= {day_key(at) for at in opened}
+        if first is None:
+            return 0
+        day, stored = first.date(), 0
+        while day <= last:
+            if day.isoformat() not in done:
+                await self._summarise_day(day)
+                stored += 1
+            day += timedelta(days=1)
+        return stored
+
+    async def _summarise_day(self, day: date) -> None:
+        tally = Tally()
+        start = _midnight(day)
+        async with self._sessions.begin() as session:
+            rows = await session.execute(
+                select(*STAT_COLUMNS).where(
+                    Case.created_at >= start, Case.created_at < start + timedelta(days=1)
+                )
+            )
+            for row in rows:
+                tally.add(row)
+            dialect = session.get_bind().dialect.name
+            table = CaseDay.__table__
+            await session.execute(
+                upsert(dialect, table, {"day": day.isoformat(), "counts": tally.to_json()})  # type: ignore[arg-type]
+            )
+
+    async def opened(self) -> int:
+        """Cases opened, all time (cases are never deleted: the highest id, read from the
+        index, not a count of the table)."""
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.max(Case.id))) or 0)
+
+    async def export_to(
+        self,
+        path: Path,
+        days: int,
+        staff_id: int,
+        *,
+        kind: str = "csv",
+        with_text: bool = False,
+        on_first_bytes: Callable[[], None] | None = None,
+    ) -> int:
+        """Write the cases of the last `days` days to `path`, anonymised: no pseudonym, no
+        reply address; free text only when asked and allowed. Returns how many rows."""
+        since = datetime.now(UTC) - timedelta(days=days)
+        header = EXPORT_COLUMNS + (["description"] if with_text else [])
+        out = XlsxFile(path, header) if kind == "xlsx" else CsvFile(path, header)
+        tally, totals = Tally(), kind == "xlsx"  # the .xlsx has a sheet of totals
+        count = 0
+        columns = [getattr(Case, name) for name in EXPORT_FIELDS]
+        columns += [Case.description] if with_text else []
+        query = select(*columns).where(Case.created_at >= since).order_by(Case.created_at)
+        async with self._sessions() as session:
+            connection = await session.connection()
+            result = await connection.stream(query.execution_options(yield_per=EXPORT_BATCH))
+            async for batch in result.partitions():
+                out.rows(export_values(c, with_text) for c in batch)
+                for c in batch if totals else ():
+                    tally.add(c)
+                if count == 0 and on_first_bytes is not None:
+                    on_first_bytes()
+                count += len(batch)
+        out.close(tally)
         async with self._sessions.begin() as session:
             audit(session, staff_id, "export", detail=f"{days}d{' text' if with_text else ''}")
-        return out.getvalue()
+        return count

@@ -1,0 +1,224 @@
+"""Relay benchmark: what one relayed message costs, each way, on PostgreSQL (polling), next to
+the bare echo bot. Prints CPU ms of the bot process and database transactions (PostgreSQL's
+own count) per relayed message, and p50/p95 from the message to its copy. Not a test.
+
+Person -> staff goes at the pace Telegram allows in one staff group (about 20 a minute, one
+every 3 s after a burst): faster, the bot's rate limiter holds the copies back, as Telegram
+would refuse them. Staff -> person: 20 people get an answer each second (about one a second
+per private chat is allowed).
+
+    .venv/bin/python -m bench.relay [--people 20] [--to-staff 15] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import statistics
+import tempfile
+import time
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench.broadcast import percentile
+from bench.throughput import cpu_seconds, in_process, one_person, quiet
+from tests.botapi import BotApi, User
+from tests.conftest import ADMIN_ID, POSTGRES_ADMIN, database_for
+
+STAFF_CHAT = -100200300
+STATS_FLUSH = 11.0  # PostgreSQL writes an idle backend's counts within about 10 s
+
+
+async def commits(database: str) -> int:
+    await asyncio.sleep(STATS_FLUSH)
+    connection = await asyncpg.connect(POSTGRES_ADMIN)
+    try:
+        count = await connection.fetchval(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = $1", database
+        )
+    finally:
+        await connection.close()
+    return int(count)
+
+
+async def reply_to(api: BotApi, chat: int, after: int, words: str) -> dict[str, Any]:
+    call = await api.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and c.params["chat_id"] == chat
+            and words in str(c.params.get("text", ""))
+        ),
+        after=after,
+        timeout=60,
+    )
+    return call.params
+
+
+async def staff_ready(api: BotApi, people: list[int]) -> User:
+    """Every person reported; a volunteer joined and took every case."""
+    await asyncio.gather(*(one_person(api, uid, [], None) for uid in people))
+    await quiet(api)
+    admin, volunteer = User(ADMIN_ID), User(ADMIN_ID + 1)
+    mark = len(api.calls)
+    await api.send(admin, "/invite lawyer")
+    link = str((await reply_to(api, ADMIN_ID, mark, "start=inv_"))["text"]).split("start=")[1]
+    await api.send(volunteer, f"/start {link.split()[0]}")
+    await api.send(volunteer, "/duty on")
+    await quiet(api)
+    for card in [m for m in api.messages[STAFF_CHAT].values() if api.buttons(m)]:
+        take = [d for label, d in api.buttons(card) if label == "Take"]
+        if take:
+            await api.press(volunteer, card, take[0])
+    await quiet(api)
+    return volunteer
+
+
+def copy_time(api: BotApi, token: str) -> float:
+    return next(
+        c.at
+        for c in api.calls
+        if c.method == "sendMessage"
+        and c.params["chat_id"] == STAFF_CHAT
+        and token in str(c.params.get("text", ""))
+    )
+
+
+async def to_staff(api: BotApi, people: list[int], count: int) -> list[float]:
+    """`count` follow-ups, one every 3.1 s (the staff group's pace); latencies in ms."""
+    sent: dict[str, float] = {}
+    for n in range(count):
+        token = f"follow-up-{n}"
+        sent[token] = time.monotonic()
+        await api.send(User(people[n % len(people)]), token)
+        await asyncio.sleep(3.1)
+    await quiet(api)
+    return [(copy_time(api, token) - at) * 1000 for token, at in sent.items()]
+
+
+async def to_people(api: BotApi, volunteer: User, people: list[int], rounds: int) -> list[float]:
+    """Each round, the volunteer answers every person once (one a second per person)."""
+    relayed = {
+        int(m["message_id"]): m
+        for m in api.messages[STAFF_CHAT].values()
+        if "follow-up-" in str(m.get("text", ""))
+    }
+    latencies: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def answer(uid: int, message: dict[str, Any], n: int) -> None:
+        waiter: asyncio.Future[float] = loop.create_future()
+        api.chat_waiters[uid] = waiter
+        started = time.monotonic()
+        await api.send_in_group(volunteer, STAFF_CHAT, f"answer {n}", reply_to=message)
+        latencies.append((await asyncio.wait_for(waiter, 60) - started) * 1000)
+
+    targets = list(zip(people, relayed.values(), strict=False))
+    for n in range(rounds):
+        await asyncio.gather(*(answer(uid, m, n) for uid, m in targets), asyncio.sleep(1.0))
+    return latencies
+
+
+async def phase(
+    pid: int, database: str, api: BotApi, run: Coroutine[Any, Any, list[float]]
+) -> tuple[float, float, list[float]]:
+    """(CPU ms, transactions, latencies) per relayed message of one direction."""
+    cpu, xacts = cpu_seconds(pid), await commits(database)
+    latencies = await run
+    await quiet(api)
+    n = len(latencies)
+    return 1000 * (cpu_seconds(pid) - cpu) / n, (await commits(database) - xacts) / n, latencies
+
+
+async def measure_qorgau(
+    api: BotApi, people: int, count: int, rounds: int
+) -> dict[str, tuple[float, float, list[float]]]:
+    results: dict[str, tuple[float, float, list[float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        async for url in database_for("postgresql", Path(tmp)):
+            database = url.rsplit("/", 1)[1]
+            env = {
+                "SECRET_KEY": "Qorgau-bench-key-8Vw3Nq6Zr1Kt9Hx4Lm2Pb7Yc",
+                "STAFF_CHAT_ID": str(STAFF_CHAT),
+                "ADMIN_IDS": str(ADMIN_ID),
+                "DATABASE_URL": url,
+                "DEFAULT_LOCALE": "en",
+                "WEBHOOK_URL": "",
+            }
+            process = await in_process(api, "bot", env)
+            try:
+                ids = [6_000_000 + n for n in range(people)]
+                volunteer = await staff_ready(api, ids)
+                results["person -> staff"] = await phase(
+                    process.pid, database, api, to_staff(api, ids, count)
+                )
+                results["staff -> person"] = await phase(
+                    process.pid, database, api, to_people(api, volunteer, ids[:count], rounds)
+                )
+            finally:
+                process.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(process.wait(), 30)
+    return results
+
+
+async def measure_echo(api: BotApi, people: int, rounds: int) -> tuple[float, list[float]]:
+    process = await in_process(api, "bench.echo_bot", {"ECHO_AIOHTTP": "1"})
+    latencies: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def once(uid: int) -> None:
+        waiter: asyncio.Future[float] = loop.create_future()
+        api.chat_waiters[uid] = waiter
+        started = time.monotonic()
+        await api.send(User(uid), "hello")
+        latencies.append((await asyncio.wait_for(waiter, 60) - started) * 1000)
+
+    try:
+        cpu = cpu_seconds(process.pid)
+        for _ in range(rounds):
+            ids = range(7_000_000, 7_000_000 + people)
+            await asyncio.gather(*(once(uid) for uid in ids), asyncio.sleep(1.0))
+        await quiet(api)
+        return 1000 * (cpu_seconds(process.pid) - cpu) / len(latencies), latencies
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+
+
+async def main_async(people: int, count: int, rounds: int) -> None:
+    api = BotApi()
+    await api.start()
+    try:
+        echo_cpu, echo_latencies = await measure_echo(api, people, rounds)
+        qorgau = await measure_qorgau(api, people, count, rounds)
+    finally:
+        await api.stop()
+    print(f"{'':<28} {'CPU ms':>7} {'xacts':>6} {'p50 ms':>7} {'p95 ms':>7} {'n':>4}")
+    print(
+        f"{'echo (ceiling)':<28} {echo_cpu:>7.2f} {0:>6} "
+        f"{statistics.median(echo_latencies):>7.1f} {percentile(echo_latencies, 0.95):>7.1f} "
+        f"{len(echo_latencies):>4}"
+    )
+    for name, (cpu_ms, xacts, latencies) in qorgau.items():
+        print(
+            f"{'qorgau, ' + name:<28} {cpu_ms:>7.2f} {xacts:>6.1f} "
+            f"{statistics.median(latencies):>7.1f} {percentile(latencies, 0.95):>7.1f} "
+            f"{len(latencies):>4}"
+        )
+    print("CPU ms and transactions: the bot process, per relayed message (PostgreSQL counts).")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--people", type=int, default=20)
+    parser.add_argument("--to-staff", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(main_async(args.people, args.to_staff, args.rounds))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,639 @@
+"""The outbox sender: delivers what the bot owes, with retries; never drops a staff message.
+
+Cards, follow-ups and notices to staff are retried until Telegram takes them (a 429 waits
+its retry_after; other failures back off). Messages to a person stop only when Telegram says
+they can never arrive (blocked, deactivated), and then the staff are told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback
+from collections import deque
+from contextvars import ContextVar
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from html import escape
+from typing import Any
+
+from sqlalchemy import Executable
+from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+
+from bot.app import QorgauApplication, Services
+from bot.db import execute_all
+from bot.i18n import N_
+from bot.message_parts import CAPTION_LIMIT, TEXT_LIMIT, split_text, visible_length
+from bot.services.intake_form import writes_as_child
+from bot.services.notes import delivered_mark
+from bot.services.outbox import TO_PERSON, OutboxItem
+from bot.services.staff import pick_route
+from bot.telegram_http import chat_refuses, in_doubt, permanent, retry_after_seconds
+from bot.workers.care import DELIVERIES as CARE_DELIVERIES
+from bot.workers.care import content_note, send_spoiled
+from bot.workers.documents import TooBigToRename, send_renamed
+from bot.workers.referral_delivery import DELIVERIES as REFERRAL_DELIVERIES
+from bot.workers.staff_chat_watch import problem_in, watch_of
+from bot.workers.staff_marks import DELIVERIES as MARK_DELIVERIES
+from handlers import callbacks
+from handlers.screens.common import EXIT, SPOILED, button
+from handlers.screens.staff_cards import card_buttons, card_text, mention
+from models import Case
+from models.enums import SENIOR_ROLES
+
+log = logging.getLogger("qorgau.delivery")
+# Outbox kinds delivered by other modules (the rest by a `_kind` method of the Sender).
+DELIVERIES = {**REFERRAL_DELIVERIES, **MARK_DELIVERIES}
+WORKERS = 8  # rows delivered at the same time (each of a different case)
+RECENT_CASES = 64  # served lately: others go first (round robin across cases)
+# Messages of the row being delivered that Telegram took already (a long text goes in parts).
+_parts_sent: ContextVar[int] = ContextVar("parts_sent", default=0)
+
+# Copies of these cannot carry a caption: the case code or "Helpline" goes in a message of
+# its own.
+NO_CAPTION = {"sticker", "video_note", "other"}
+
+# Shown above a staff-side message sent again when an earlier try may have arrived (the bot
+# stopped in the middle of it, or no answer came): there is no way to ask Telegram.
+MAY_REPEAT = N_(
+    "↻ Sent again: the first try may have arrived. If you see this above already, use that one."
+)
+NOTICES = {
+    "blocked": N_(
+        "The person has blocked the bot or deleted their account: the message "
+        "was not delivered. The case stays open."
+    ),
+    "no_address": N_(
+        "This person cannot be answered: they asked not to be answered or "
+        "erased the link. The message was not sent."
+    ),
+    "undeliverable": N_("This message could not be delivered to the person."),
+    "file_too_big": N_(
+        "The document was not sent to the person: it is over 20 MB, and the bot can hide the "
+        "names of files only up to 20 MB. Please send a smaller file, or several."
+    ),
+    "key_lost": N_(
+        "This person cannot be answered: their address was encrypted with a key the bot "
+        "no longer has (SECRET_KEY was changed without SECRET_KEYS_OLD)."
+    ),
+    "refused": N_(
+        "A message of this case could not be shown here: Telegram refused it. "
+        "Ask the person to send it again if it matters."
+    ),
+}
+TOO_BIG_FROM_PERSON = N_(
+    "📎 The person sent a document over 20 MB. It was not passed on: the bot can hide the "
+    "names of files only up to 20 MB. Ask them for a smaller file, or several."
+)
+# A file the person sent, not yet copied when they erased the link to it (/forget), or
+# whose chat no key we hold can read.
+FILE_UNLINKED = N_(
+    "(a file the person sent could not be passed on: the link to their chat is gone)"
+)
+# Where an attachment could not be copied (the person deleted it first, or Telegram refused).
+LOST = N_(
+    "The person sent an attachment ({kind}) that could not be passed on: they deleted it, "
+    "or Telegram refused it. Ask them to send it again if it matters."
+)
+
+
+def named(payload: dict[str, Any]) -> bool:
+    """The row's file goes under a neutral name (bot/workers/documents.py); a file without
+    one (a photo, a video or GIF sent as such) is copied, or shown to staff by its file_id."""
+    return bool((payload.get("file") or {}).get("name"))
+
+
+class Undeliverable(Exception):
+    """The message can never reach its addressee (and retrying will not change that)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Sender:
+    def __init__(self, application: QorgauApplication) -> None:
+        self.app = application
+        self.services: Services = application.services
+        self.bot: Bot = application.bot
+        self.wake = asyncio.Event()
+        self._helper_wanted = asyncio.Semaphore(0)  # released: one sleeping worker looks
+        self._helpers_idle = 0
+        self._watching = False  # the first worker waits for new rows
+        self._forum: dict[int, bool] = {}
+        self.recent: deque[int] = deque(maxlen=RECENT_CASES)  # cases served last
+
+    @property
+    def staff_t(self) -> Any:
+        return self.services.catalogues[self.services.settings.default_locale]
+
+    async def run(self) -> None:
+        self.services.outbox.on_new(self._new_rows)
+        with contextlib.suppress(Exception):  # the database may be away: the loop copes
+            await self.services.outbox.due_now()
+        # Different cases at the same time (a case's rows still go one by one, in order):
+        # one chat waiting for its pace does not hold the others.
+        await asyncio.gather(*(self._work(first=n == 0) for n in range(WORKERS)))
+
+    async def _work(self, *, first: bool) -> None:
+        """The first worker watches the outbox (woken by new rows, or when one falls due);
+        the others sleep until it finds work, so an idle bot asks the database once a
+        second, not once per worker."""
+        while True:
+            try:
+                item = await self.services.outbox.claim_next(self.recent)
+            except Exception as error:  # the database is away: wait, try again
+                log.warning("outbox claim failed: %s", type(error).__name__)
+                await asyncio.sleep(1)
+                continue
+            if item is None:
+                await (self._sleep() if first else self._wait_for_work())
+                continue
+            self._wake_a_helper()  # there may be more: one more worker looks
+            if item.case_id is not None:
+                self.recent.append(item.case_id)
+            try:
+                await self.deliver(item)
+            except Exception as error:  # the database went away mid-way: the row's lease
+                # runs out and it is sent again, marked as possibly repeated
+                log.warning("outbox bookkeeping failed: %s", type(error).__name__)
+                await asyncio.sleep(1)
+
+    def _new_rows(self) -> None:
+        self.wake.set()
+        if not self._watching:  # the first worker is busy sending: another one looks
+            self._wake_a_helper()
+
+    def _wake_a_helper(self) -> None:
+        """One sleeping worker looks for work; if it finds some, it wakes the next (a
+        chain: one claim that finds nothing per burst, not one per worker)."""
+        if self._helpers_idle:
+            self._helpers_idle -= 1
+            self._helper_wanted.release()
+
+    async def _wait_for_work(self) -> None:
+        self._helpers_idle += 1
+        await self._helper_wanted.acquire()
+
+    async def _sleep(self) -> None:
+        due = await self.services.outbox.next_due()
+        delay = 1.0
+        if due is not None:
+            delay = min(max((due - datetime.now(UTC)).total_seconds(), 0.01), 1.0)
+        self._watching = True
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), delay)
+        finally:
+            self._watching = False
+        self.wake.clear()
+
+    async def deliver(self, item: OutboxItem) -> None:
+        """Send a claimed row; what the sending changed (card ids, links, message ids kept
+        for "Exit and clear chat") is written in the transaction that marks it sent."""
+        parts = _parts_sent.set(0)
+        try:
+            deliveries = {**DELIVERIES, **CARE_DELIVERIES}
+            send = getattr(self, f"_{item.kind}", None) or partial(deliveries[item.kind], self)
+            outcome: list[Executable] = await send(item)
+        except asyncio.CancelledError:
+            # Stopping mid-send: hand the row back at once instead of holding its lease (the
+            # request may have gone out: the next try is marked).
+            await asyncio.shield(self._retry(item, "stopped", timedelta(0), in_doubt=True))
+            raise
+        except Exception as error:
+            if _parts_sent.get():  # a message of several went out in part: the next try
+                item = replace(item, uncertain=True)  # says it may repeat them
+            await asyncio.shield(self._after_failure(item, error))
+            return
+        finally:
+            _parts_sent.reset(parts)
+        await asyncio.shield(self.services.outbox.sent(item.id, *outcome))
+
+    async def _retry(
+        self, item: OutboxItem, error: str, after: timedelta | None, *, in_doubt: bool = False
+    ) -> None:
+        # Once a try may have arrived, every later one is marked, whatever stops it.
+        doubt = in_doubt or item.uncertain
+        await self.services.outbox.retry(item.id, item.attempts, error, after, in_doubt=doubt)
+
+    async def _after_failure(self, item: OutboxItem, error: Exception) -> None:
+        """Try again later what may go later (a 429, a 5xx, no answer); a refusal (see
+        telegram_http.permanent) never holds up the rest of the case."""
+        if isinstance(error, Undeliverable) or permanent(error):
+            await self._refused(item, error)
+        elif isinstance(error, RetryAfter):
+            after = timedelta(seconds=retry_after_seconds(error))
+            await self._retry(item, "RetryAfter", after)
+        else:
+            if not isinstance(error, TelegramError):
+                # Frames only: an exception's text may quote a message.
+                frames = "".join(traceback.format_tb(error.__traceback__))
+                log.error(
+                    "outbox %s (%s) failed: %s\n%s",
+                    item.id,
+                    item.kind,
+                    type(error).__name__,
+                    frames,
+                )
+            await self._retry(item, type(error).__name__, None, in_doubt=in_doubt(error))
+
+    async def _refused(self, item: OutboxItem, error: Exception) -> None:
+        """Telegram refused for good (or the addressee is gone): give the row up and say so
+        to the staff, except where waiting can still help (a deleted topic, a staff chat an
+        admin can fix)."""
+        outbox = self.services.outbox
+        if isinstance(error, BadRequest) and "thread not found" in error.message.lower():
+            # The case's forum topic was deleted: a new topic and card on the next try.
+            if item.case_id is not None:
+                await self._forget_card(item.case_id)
+            await outbox.retry(item.id, 0, "thread not found", timedelta(0))
+            return
+        if item.kind in TO_PERSON:
+            await self._refused_by_person(item, error)
+        elif (problem := problem_in(error)) is not None:
+            # The staff chat does not take the bot's messages: kept until an admin fixes it,
+            # and the admins are told.
+            await self._retry(item, "staff chat refuses", None)
+            if item.case_id is not None and (case := await self._case(item)) is not None:
+                await watch_of(self.app).refused(await self._chat_for(case), problem)
+            return
+        elif isinstance(error, Undeliverable) or item.kind == "staff_notice":
+            await outbox.failed(item.id, _reason(error), tell_staff_of=None)
+        else:
+            await outbox.failed(item.id, "refused", tell_staff_of=item.case_id)
+        self.wake.set()
+
+    async def _refused_by_person(self, item: OutboxItem, error: Exception) -> None:
+        outbox = self.services.outbox
+        if isinstance(error, Undeliverable):
+            reason = error.reason
+        else:
+            reason = "blocked" if isinstance(error, Forbidden) else "undeliverable"
+        if item.kind == "confirmation":  # only the person's business
+            await outbox.failed(item.id, reason, tell_staff_of=None, erase=True)
+        else:
+            await outbox.failed(item.id, reason, tell_staff_of=item.case_id)
+
+    async def _forget_card(self, case_id: int) -> None:
+        async with self.services.sessions.begin() as session:
+            case = await session.get(Case, case_id)
+            if case is not None:
+                case.card_message_id, case.topic_id = None, None
+
+    # -- staff side ----------------------------------------------------------------------------
+
+    async def _case(self, item: OutboxItem) -> Case:
+        assert item.case_id is not None
+        case = await self.services.casework.by_id(item.case_id)
+        if case is None:
+            raise Undeliverable("case gone")
+        return case
+
+    async def _is_forum(self, chat_id: int) -> bool:
+        if chat_id not in self._forum:
+            chat = await self.bot.get_chat(chat_id)
+            self._forum[chat_id] = bool(chat.is_forum)
+        return self._forum[chat_id]
+
+    async def _chat_for(self, case: Case) -> int:
+        if case.staff_chat_id:
+            return case.staff_chat_id
+        rules = await self.services.staff.routes()
+        routed = pick_route(rules, case.kind, case.category, case.locale)
+        return routed or self.services.settings.staff_chat_id
+
+    async def _ensure_card(self, case: Case) -> Case:
+        """The case with its card up: posted now (and recorded at once) if it was not."""
+        if case.card_message_id is None:
+            await execute_all(self.services.engine, *await self._post_card(case))
+        return case
+
+    async def _post_card(self, case: Case, *, repeat: bool = False) -> list[Executable]:
+        """Post the card (in a topic of its own where the chat has topics); `case` is
+        updated, the statements that record it are returned. `repeat`: an earlier try may
+        have reached the chat; the card says so."""
+        chat_id = await self._chat_for(case)
+        topic_id = case.topic_id
+        if topic_id is None and await self._is_forum(chat_id):
+            topic = await self.bot.create_forum_topic(chat_id, name=case.code)
+            topic_id = topic.message_thread_id
+            await self.services.casework.topic_made(case.id, chat_id, topic_id)
+        taker = await self.services.staff.get(case.taken_by) if case.taken_by else None
+        pings = [] if taker else await self.services.staff.to_ping(case.kind)
+        text = card_text(self.staff_t, case, taker=taker, pings=pings)
+        message = await self.bot.send_message(
+            chat_id,
+            self._repeat_mark() + text if repeat else text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=card_buttons(self.staff_t, case),
+            message_thread_id=topic_id,
+            protect_content=True,
+        )
+        case.staff_chat_id, case.card_message_id, case.topic_id = (
+            chat_id,
+            message.message_id,
+            topic_id,
+        )
+        return self.services.casework.card_posted(case.id, chat_id, message.message_id, topic_id)
+
+    def _where(self, case: Case) -> dict[str, Any]:
+        """Under the card (in its topic), protected from forwarding and saving."""
+        assert case.card_message_id is not None
+        return {
+            "protect_content": True,
+            "message_thread_id": case.topic_id,
+            "reply_parameters": ReplyParameters(
+                case.card_message_id, allow_sending_without_reply=True
+            ),
+        }
+
+    def _repeat_mark(self) -> str:
+        return escape(self.staff_t.gettext(MAY_REPEAT)) + "\n\n"
+
+    async def _card(self, item: OutboxItem) -> list[Executable]:
+        case = await self._case(item)
+        if case.card_message_id is not None:
+            return []
+        return await self._post_card(case, repeat=item.uncertain)
+
+    async def _to_staff(self, item: OutboxItem) -> list[Executable]:
+        case = await self._ensure_card(await self._case(item))
+        assert case.staff_chat_id is not None
+        p = item.payload
+        taker = await self.services.staff.get(case.taken_by) if case.taken_by else None
+        ping = f"\n🔔 {mention(taker)}" if taker else ""
+        head = (self._repeat_mark() if item.uncertain else "") + f"💬 <b>{case.code}</b>"
+        text = p.get("text") or ""
+        from_chat = self._chat_or_none(p.get("from_chat"))
+        if p["media"] != "text" and from_chat is None and not named(p):
+            text = f"{text} {self.staff_t.gettext(FILE_UNLINKED)}".strip()
+            p = {"media": "text"}
+        if p["media"] == "text":
+            ids = await self._texts_to_staff(case, head, text, ping)
+        else:
+            ids = await self._copy_to_staff(case, p, head, text, ping)
+        # Sent: the row needs the person's chat no longer.
+        linked = [self.services.casework.linked(case.staff_chat_id, i, case.id) for i in ids]
+        return [*linked, self.services.outbox.erased(item.id)]
+
+    async def _texts_to_staff(self, case: Case, head: str, text: str, ping: str) -> list[int]:
+        """`text` under the head, in as many messages as it takes (never cut)."""
+        assert case.staff_chat_id is not None
+        room = TEXT_LIMIT - visible_length(head + ping) - 2
+        ids = []
+        for part in split_text(text, room) or [""]:
+            sent = await self.bot.send_message(
+                case.staff_chat_id,
+                f"{head}: {escape(part)}{ping}",
+                parse_mode=ParseMode.HTML,
+                **self._where(case),
+            )
+            _parts_sent.set(_parts_sent.get() + 1)
+            ids.append(sent.message_id)
+        return ids
+
+    async def _copy_to_staff(
+        self, case: Case, p: dict[str, Any], head: str, text: str, ping: str
+    ) -> list[int]:
+        """A copy of the person's attachment; its text as a caption where it fits, else in
+        messages of its own. One that cannot be copied becomes a note saying what was lost."""
+        assert case.staff_chat_id is not None
+        if named(p):
+            return [await self._document_to_staff(case, p["file"], head, text, ping)]
+        if (p.get("file") or {}).get("kind") in SPOILED:
+            spoiled = await self._spoiled_to_staff(case, p["file"], head, text, ping)
+            if spoiled is not None:
+                return spoiled
+        from_chat = self._chat(p["from_chat"])
+        caption: str | None = f"{head} {escape(text)}{ping}"
+        apart = p["media"] in NO_CAPTION or visible_length(caption or "") > CAPTION_LIMIT
+        if apart:
+            caption = None if p["media"] in NO_CAPTION else f"{head}{ping}"
+        ids = await self._texts_to_staff(case, head, "", "") if p["media"] in NO_CAPTION else []
+        try:
+            copied = await self.bot.copy_message(
+                case.staff_chat_id,
+                from_chat,
+                p["message_id"],
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                **self._where(case),
+            )
+        except BadRequest as error:
+            if chat_refuses(error) or "thread not found" in error.message.lower():
+                raise
+            lost = self.staff_t.gettext(LOST).format(kind=p["media"])
+            return ids + await self._texts_to_staff(case, head, f"{lost}\n\n{text}", ping)
+        _parts_sent.set(_parts_sent.get() + 1)
+        ids.append(copied.message_id)
+        if apart and text:
+            ids += await self._texts_to_staff(case, head, text, ping)
+        return ids
+
+    async def _spoiled_to_staff(
+        self, case: Case, file: dict[str, Any], head: str, text: str, ping: str
+    ) -> list[int] | None:
+        """A photo, video or GIF of the person behind a spoiler, with a note of what it is
+        (bot/workers/care.py). None if Telegram refuses its file_id: it is copied instead."""
+        assert case.staff_chat_id is not None
+        marked = f"{head} · {content_note(self.staff_t, file['kind'])}"
+        caption = f"{marked}\n{escape(text)}{ping}" if text else f"{marked}{ping}"
+        apart = visible_length(caption) > CAPTION_LIMIT
+        try:
+            sent = await send_spoiled(
+                self.bot,
+                case.staff_chat_id,
+                file,
+                caption=f"{marked}{ping}" if apart else caption,
+                parse_mode=ParseMode.HTML,
+                **self._where(case),
+            )
+        except BadRequest as error:
+            if chat_refuses(error) or "thread not found" in error.message.lower():
+                raise
+            return None
+        _parts_sent.set(_parts_sent.get() + 1)
+        if apart:
+            return [sent.message_id, *await self._texts_to_staff(case, head, text, ping)]
+        return [sent.message_id]
+
+    async def _document_to_staff(
+        self, case: Case, file: dict[str, Any], head: str, text: str, ping: str
+    ) -> int:
+        """A document under a neutral name (bot/workers/documents.py); too big, a note. A
+        video or GIF sent as a file goes behind a spoiler, with a note of what it is."""
+        assert case.staff_chat_id is not None
+        where = {"parse_mode": ParseMode.HTML, **self._where(case)}
+        spoiler, marked = {}, head
+        if file.get("kind") in SPOILED:
+            spoiler = {"has_spoiler": True}
+            marked = f"{head} · {content_note(self.staff_t, file['kind'])}"
+        caption = f"{marked} {escape(text)}{ping}"
+        if visible_length(caption) > CAPTION_LIMIT:
+            caption = f"{marked}{ping}"
+            await self._texts_to_staff(case, head, text, ping)
+        try:
+            sent = await send_renamed(
+                self.bot, case.staff_chat_id, file, caption=caption, **where, **spoiler
+            )
+        except TooBigToRename:
+            note = escape(self.staff_t.gettext(TOO_BIG_FROM_PERSON))
+            sent = await self.bot.send_message(case.staff_chat_id, f"{caption}\n{note}", **where)
+        return sent.message_id
+
+    async def _staff_notice(self, item: OutboxItem) -> list[Executable]:
+        case = await self._ensure_card(await self._case(item))
+        assert case.staff_chat_id is not None
+        notice = NOTICES[item.payload["notice"]]
+        text = f"{case.code}: " + self.staff_t.gettext(notice)
+        await self.bot.send_message(case.staff_chat_id, text, **self._where(case))
+        return []
+
+    async def _escalation(self, item: OutboxItem) -> list[Executable]:
+        case = await self._ensure_card(await self._case(item))
+        assert case.staff_chat_id is not None
+        if case.status != "open" or case.taken_by is not None:
+            return []  # taken or closed meanwhile: nothing to escalate
+        seniors = [m for m in await self.services.staff.members() if m.role in SENIOR_ROLES]
+        waited = int((datetime.now(UTC) - case.created_at).total_seconds() // 60)
+        head = self.staff_t.ngettext(
+            "⏰ Nobody has taken this case for {count} minute.",
+            "⏰ Nobody has taken this case for {count} minutes.",
+            waited,
+        ).format(count=waited)
+        body = card_text(self.staff_t, case, pings=seniors)
+        sent = await self.bot.send_message(
+            case.staff_chat_id,
+            f"{head}\n\n{body}",
+            parse_mode=ParseMode.HTML,
+            reply_markup=card_buttons(self.staff_t, case),
+            **self._where(case),
+        )
+        return [self.services.casework.linked(case.staff_chat_id, sent.message_id, case.id)]
+
+    # -- the person's side ---------------------------------------------------------------------
+
+    def _person_chat(self, case: Case) -> int:
+        if case.reply_to is None or case.person is None:
+            raise Undeliverable("no_address")
+        return self._chat(case.reply_to)
+
+    def _chat(self, token: str) -> int:
+        try:
+            return int(self.services.identity.decrypt(token))
+        except ValueError:  # trying again will not bring the key back: staff are told
+            raise Undeliverable("key_lost") from None
+
+    def _chat_or_none(self, token: str | None) -> int | None:
+        """The person's chat, or None: erased by /forget, or unreadable with our keys."""
+        try:
+            return None if token is None else self._chat(token)
+        except Undeliverable:
+            return None
+
+    def _remembered(self, case: Case, message_id: int) -> list[Executable]:
+        """Keep the id for "Exit and clear chat" (unless the person erased the link)."""
+        if case.person is None:
+            return []
+        return [self.services.chat_log.remembered(case.person, [message_id])]
+
+    async def _to_person(self, item: OutboxItem) -> list[Executable]:
+        case = await self._case(item)
+        chat_id = self._person_chat(case)
+        p = item.payload
+        helpline = self.services.catalogues[case.locale].gettext("Helpline")
+        # The first answer's time, and the volunteer's message marked "delivered".
+        answered = [self.services.casework.answered(case.id), *delivered_mark(p, case.topic_id)]
+        text = p.get("text") or ""
+        if p["media"] == "text":
+            return [*await self._texts_to_person(case, chat_id, helpline, text), *answered]
+        caption: str | None = f"{helpline}: {text}" if text else helpline
+        apart = p["media"] in NO_CAPTION or len(caption or "") > CAPTION_LIMIT
+        if p["media"] in NO_CAPTION:
+            # "Helpline:" above it, kept at once: the copy below may fail and be tried again.
+            above = await self._texts_to_person(case, chat_id, helpline, "")
+            await execute_all(self.services.engine, *above)
+        if apart:
+            caption = None if p["media"] in NO_CAPTION else helpline
+        if named(p):
+            try:
+                sent = await send_renamed(self.bot, chat_id, p["file"], caption=caption)
+            except TooBigToRename:
+                raise Undeliverable("file_too_big") from None
+            kept = self._remembered(case, sent.message_id)
+            if apart and text:
+                kept += await self._texts_to_person(case, chat_id, helpline, text)
+            return [*kept, *answered]
+        copied = await self.bot.copy_message(
+            chat_id, p["chat_id"], p["message_id"], caption=caption
+        )
+        kept = self._remembered(case, copied.message_id)
+        if apart and text:
+            kept += await self._texts_to_person(case, chat_id, helpline, text)
+        return [*kept, *answered]
+
+    async def _texts_to_person(
+        self, case: Case, chat_id: int, helpline: str, text: str
+    ) -> list[Executable]:
+        """A volunteer's text under "Helpline:", in as many messages as it takes."""
+        kept = []
+        for part in split_text(text, TEXT_LIMIT - len(helpline) - 2) or [""]:
+            sent = await self.bot.send_message(
+                chat_id, f"{helpline}: {part}" if part else f"{helpline}:"
+            )
+            kept += self._remembered(case, sent.message_id)
+        return kept
+
+    async def _confirmation(self, item: OutboxItem) -> list[Executable]:
+        """The "Sent" screen with the reference code, when it could not be shown at once."""
+        case = await self._case(item)
+        p = item.payload
+        chat_id = self._chat(p["chat"])
+        markup = InlineKeyboardMarkup.de_json(p["markup"], self.bot)
+        sent = await self.bot.send_message(chat_id, p["text"], reply_markup=markup)
+        return [*self._remembered(case, sent.message_id), self.services.outbox.erased(item.id)]
+
+    async def _closed_notice(self, item: OutboxItem) -> list[Executable]:
+        case = await self._case(item)
+        chat_id = self._person_chat(case)
+        t = self.services.catalogues[case.locale]
+        child = writes_as_child(case.affected, case.age_band)
+        text = t.gettext(
+            N_(
+                "Your request {code} is closed. Thank you for writing to us.\n\n"
+                "Did we help? Press 1 if not at all, 5 if very much."
+            )
+            if child
+            else N_(
+                "Your request {code} is closed. Thank you for trusting us.\n\n"
+                "How much did we help? 1 is not at all, 5 is very much."
+            )
+        ).format(code=case.code)
+        code = case.code.replace("-", "")
+        markup = InlineKeyboardMarkup(
+            [
+                [button(str(n), callbacks.rating(code, n)) for n in range(1, 6)],
+                [button(t.gettext(EXIT), callbacks.EXIT)],
+            ]
+        )
+        sent = await self.bot.send_message(chat_id, text, reply_markup=markup)
+        return self._remembered(case, sent.message_id)
+
+
+def _reason(error: Exception) -> str:
+    return error.reason if isinstance(error, Undeliverable) else type(error).__name__
+
+
+async def run_sender(application: QorgauApplication) -> None:
+    sender = Sender(application)
+    application.bot_data["sender"] = sender
+    await sender.run()
+
+
+def register(application: QorgauApplication) -> None:
+    application.workers.append(run_sender)

@@ -1,0 +1,110 @@
+"""Misconfiguration is loud: a staff chat the bot cannot post in (it is not a member, or may
+not open topics in a forum) is found at start and whenever Telegram refuses a message there.
+Every admin is told in a private message, naming the chat and the fix; /healthz turns
+unhealthy; the reports wait in the outbox and go as soon as the chat works again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from telegram.error import TelegramError
+
+from bot.app import QorgauApplication
+from bot.i18n import N_
+from bot.telegram_http import chat_refuses
+
+log = logging.getLogger("qorgau.staff_chats")
+CHECK_EVERY = 60.0  # seconds between looks at the staff chats (a fix is noticed this fast)
+
+PROBLEMS = {
+    "not_member": N_(
+        "⚠️ The bot cannot write in the staff chat {chat}: it is not a member there, or may "
+        "not post. Reports for that chat wait and are not lost. Fix: add the bot to that chat "
+        "as an administrator, or correct STAFF_CHAT_ID or the routing rule. The reports go "
+        "as soon as it works."
+    ),
+    "topics": N_(
+        "⚠️ The staff chat {chat} has topics, but the bot may not create them. Reports for "
+        "that chat wait and are not lost. Fix: make the bot an administrator there with the "
+        "right to manage topics. The reports go as soon as it works."
+    ),
+}
+
+
+def problem_in(error: Exception) -> str | None:
+    """The staff chat's problem that a refusal shows, if it is one."""
+    if not chat_refuses(error):
+        return None
+    return "topics" if "topic" in str(error).lower() else "not_member"
+
+
+class StaffChatWatch:
+    def __init__(self, application: QorgauApplication) -> None:
+        self.app = application
+        self.services = application.services
+        self.problems: dict[int, str] = {}  # chat -> what is wrong (for /healthz)
+        self._told: set[tuple[int, str]] = set()
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # the database may be away: next round
+                await self.check_all()
+            await asyncio.sleep(CHECK_EVERY)
+
+    async def check_all(self) -> None:
+        settings = self.services.settings
+        for chat in sorted(await self.services.staff.staff_chats(settings.staff_chat_id)):
+            problem = await self._problem_of(chat)
+            if problem is None:
+                await self.works(chat)
+            else:
+                await self.refused(chat, problem)
+
+    async def _problem_of(self, chat: int) -> str | None:
+        bot = self.app.bot
+        try:
+            if (await bot.get_chat(chat)).is_forum:
+                member = await bot.get_chat_member(chat, bot.id)
+                if not getattr(member, "can_manage_topics", False):
+                    return "topics"
+        except TelegramError as error:
+            return problem_in(error)  # None for a hiccup: looked at again next round
+        return None
+
+    async def refused(self, chat: int, problem: str) -> None:
+        """The chat does not take the bot's messages: every admin hears of it once."""
+        self.problems[chat] = problem
+        if (chat, problem) in self._told:
+            return
+        self._told.add((chat, problem))
+        log.error("staff chat %s: %s", chat, problem)
+        t = self.services.catalogues[self.services.settings.default_locale]
+        text = t.gettext(PROBLEMS[problem]).format(chat=chat)
+        for admin in self.services.settings.admin_ids:
+            with contextlib.suppress(TelegramError):  # an admin who never opened the bot
+                await self.app.bot.send_message(admin, text)
+
+    async def works(self, chat: int) -> None:
+        if self.problems.pop(chat, None) is None:
+            return
+        self._told = {told for told in self._told if told[0] != chat}
+        log.info("staff chat %s works again", chat)
+        await self.services.outbox.due_now()  # what waited goes now
+        self.services.outbox.poke()
+
+
+async def run_watch(application: QorgauApplication) -> None:
+    await watch_of(application).run()
+
+
+def watch_of(application: QorgauApplication) -> StaffChatWatch:
+    watch = application.bot_data.get("staff_chat_watch")
+    if not isinstance(watch, StaffChatWatch):
+        watch = application.bot_data["staff_chat_watch"] = StaffChatWatch(application)
+    return watch
+
+
+def register(application: QorgauApplication) -> None:
+    application.workers.append(run_watch)

@@ -1,0 +1,116 @@
+"""/mycases: the person's open requests, closing one; follow-ups go to the open request."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, Update
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.app import QorgauApplication, QorgauContext
+from handlers import callbacks
+from handlers.screens.common import (
+    Viewer,
+    button,
+    file_of,
+    keyboard,
+    main_menu,
+    media_of,
+    show,
+    viewer,
+)
+from handlers.screens.follow_ups import answer_now, follow_up_note
+
+
+def cases_markup(v: Viewer, codes: list[str]) -> list[list[InlineKeyboardButton]]:
+    return [
+        [button(v._("Close {code}").format(code=code), callbacks.close_my_case(code))]
+        for code in codes
+    ]
+
+
+async def list_cases(update: Update, context: QorgauContext, prefix: str = "") -> None:
+    v = await viewer(update, context)
+    cases = await v.services.cases.of_person(v.pseudonym)
+    if not cases:
+        text = v._("You have no open requests.")
+    else:
+        lines = [v._("Your open requests:")]
+        for case in cases:
+            lines.append(
+                v._("{code}: sent {date}, waiting for an answer or in progress").format(
+                    code=case.code, date=case.created_at.strftime("%d.%m.%Y")
+                )
+            )
+        text = "\n".join(lines)
+    rows = [
+        *cases_markup(v, [c.code for c in cases]),
+        [button(v._("Main menu"), callbacks.MENU)],
+    ]
+    await show(update, context, v, f"{prefix}{text}", keyboard(v, rows))
+
+
+async def close_case(update: Update, context: QorgauContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    v = await viewer(update, context)
+    code = callbacks.parse_close_my_case(query.data)
+    closed = await v.services.cases.close_by_person(v.pseudonym, code)
+    prefix = v._("Request {code} is closed. Thank you for writing to us.").format(code=code)
+    await list_cases(update, context, prefix=f"{prefix}\n\n" if closed else "")
+
+
+async def menu(update: Update, context: QorgauContext) -> None:
+    v = await viewer(update, context)
+    await show(update, context, v, v._("Choose what you need:"), main_menu(v))
+
+
+async def follow_up(update: Update, context: QorgauContext) -> None:
+    """Anything written outside a flow goes to the person's open request, if there is one."""
+    message = update.effective_message
+    assert message is not None
+    v = await viewer(update, context)
+    follow_up = await v.services.cases.add_message(
+        v.pseudonym,
+        message.chat_id,
+        media_of(message),
+        message.text or message.caption,
+        message.message_id,
+        file_of(message),
+    )
+    if follow_up is None:
+        text = v._("To reach the helpline, choose what you need:")
+        await show(update, context, v, text, main_menu(v))
+    elif answer_now(context, message.chat_id, follow_up):  # one answer for a burst
+        text = follow_up_note(v, message.chat_id, follow_up)
+        await show(update, context, v, text, keyboard(v))
+
+
+async def rate(update: Update, context: QorgauContext) -> None:
+    """The person rates the help after their case was closed (1 to 5)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    v = await viewer(update, context)
+    code, stars = callbacks.parse_rating(query.data)
+    rated = await v.services.casework.rate(v.pseudonym, code, stars)
+    text = v._("Thank you for your answer.") if rated else v._("Choose what you need:")
+    await show(update, context, v, text, main_menu(v))
+
+
+def register(application: QorgauApplication) -> None:
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CallbackQueryHandler(rate, pattern=callbacks.RATING_PATTERN))
+    application.add_handler(CommandHandler("mycases", list_cases, filters=private))
+    application.add_handler(
+        CallbackQueryHandler(list_cases, pattern=callbacks.exact(callbacks.MY_CASES))
+    )
+    application.add_handler(
+        CallbackQueryHandler(close_case, pattern=callbacks.CLOSE_MY_CASE_PATTERN)
+    )
+    application.add_handler(CallbackQueryHandler(menu, pattern=callbacks.exact(callbacks.MENU)))
+    application.add_handler(
+        MessageHandler(private & filters.UpdateType.MESSAGE & ~filters.COMMAND, follow_up)
+    )

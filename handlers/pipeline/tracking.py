@@ -1,0 +1,25 @@
+"""Remember the ids of the person's own messages, for "Exit and clear chat". Written with
+the update: if the bot dies first, the update comes again and is remembered then."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from telegram import Update
+from telegram.ext import TypeHandler
+
+from bot.app import QorgauApplication, QorgauContext
+
+
+async def remember_incoming(update: Update, context: QorgauContext) -> None:
+    message, user = update.message, update.effective_user
+    if message is None or user is None or message.chat.type != "private":
+        return
+    services = context.services
+    pseudonym = services.identity.pseudonym(user.id)
+    application = cast(QorgauApplication, context.application)
+    application.write_with_update(services.chat_log.remembered(pseudonym, [message.message_id]))
+
+
+def register(application: QorgauApplication) -> None:
+    application.add_handler(TypeHandler(Update, remember_incoming), group=-1)

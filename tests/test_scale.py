@@ -1,0 +1,121 @@
+"""Years of data: stored daily numbers, the streamed export, incremental retention."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+
+from bot.services.retention import erase_expired
+from bot.services.stats import packed_for_upload
+from models import Case, CaseDay, OutboxMessage
+from tests.conftest import ADMIN_ID
+from tests.flows import cases, report
+from tests.harness import Harness
+
+
+async def run_daily_job(harness: Harness) -> None:
+    assert harness.app is not None and harness.app.job_queue is not None
+    [job] = [j for j in harness.app.job_queue.jobs() if j.name == "retention"]
+    await job.run(harness.app)
+
+
+async def stats_text(harness: Harness, days: int) -> str:
+    admin = harness.volunteer(ADMIN_ID, "Admin")
+    await admin.send(f"/stats {days}")
+    texts: list[str] = [m.get("text", "") for m in admin.bot_messages()]
+    return [t for t in texts if t.startswith("Cases in the last")][-1]
+
+
+async def test_stats_from_stored_days_match_live_and_a_late_rating_counts(
+    harness: Harness,
+) -> None:
+    for n in range(3):
+        await report(harness.person(800 + n))
+    assert harness.app is not None
+    services = harness.app.services
+    five_days_ago = datetime.now(UTC) - timedelta(days=5)
+    async with services.sessions.begin() as session:
+        await session.execute(
+            update(Case).values(
+                created_at=five_days_ago,
+                taken_at=five_days_ago + timedelta(minutes=7),
+                status="closed",
+                closed_at=five_days_ago + timedelta(hours=1),
+            )
+        )
+    live = await stats_text(harness, 7)
+    assert "Cases in the last 7 days: 3" in live and "Median time to take: 7 min" in live
+    await run_daily_job(harness)
+    async with services.sessions() as session:
+        assert (await session.scalar(select(func.count()).select_from(CaseDay)) or 0) >= 1
+    assert await stats_text(harness, 7) == live  # the same numbers, from the stored day
+    first = (await cases(harness))[0]
+    assert first.person is not None
+    assert await services.casework.rate(first.person, first.code, 5)
+    assert "Rating: 5.0 of 5 (1 answers)" in await stats_text(harness, 7)
+
+
+async def test_export_xlsx_has_the_cases_and_a_sheet_of_totals(harness: Harness) -> None:
+    code = await report(harness.person(810), description="He hit me")
+    admin = harness.volunteer(ADMIN_ID, "Admin")
+    await admin.send("/export 30 xlsx")
+    [document] = [c for c in harness.api.calls if c.method == "sendDocument"]
+    assert document.params["document"][:2] == b"PK"  # a zip: the .xlsx
+    book = zipfile.ZipFile(io.BytesIO(document.params["document"]))
+    names = book.namelist()
+    workbook = book.read("xl/workbook.xml").decode()
+    assert 'name="cases"' in workbook and 'name="totals"' in workbook
+    strings = book.read("xl/sharedStrings.xml").decode() if "xl/sharedStrings.xml" in names else ""
+    sheets = "".join(book.read(n).decode() for n in names if n.startswith("xl/worksheets/"))
+    assert code in strings + sheets and "He hit me" not in strings + sheets
+    assert "median_minutes_to_take" in strings + sheets
+
+
+async def test_retention_erases_only_what_newly_expired_and_prunes_sent_rows(
+    harness: Harness,
+) -> None:
+    await report(harness.person(820), description="old story")
+    await report(harness.person(821), description="recent story")
+    assert harness.app is not None
+    services = harness.app.services
+    await harness.until(harness.outbox_empty)  # every row sent
+    long_ago = datetime.now(UTC) - timedelta(days=91)
+    async with services.sessions.begin() as session:
+        await session.execute(update(Case).values(status="closed", closed_at=long_ago))
+        await session.execute(update(Case).where(Case.id == 2).values(closed_at=datetime.now(UTC)))
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "sent")
+            .values(due_at=long_ago, sent_at=long_ago)
+        )
+    await run_daily_job(harness)
+    old, recent = await cases(harness)
+    assert old.description is None and old.erased_at is not None
+    assert recent.description == "recent story" and recent.erased_at is None
+    async with services.sessions() as session:
+        sent = await session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")
+        )
+    assert sent == 0
+    again = await erase_expired(services.sessions, services.settings.retention_days)
+    assert again.cases == 0  # nothing newly expired: nothing touched
+
+
+def test_a_large_export_goes_out_zipped_and_whole(tmp_path: Path) -> None:
+    """A year at national scale is tens of MB: zipped above the limit, every byte kept."""
+    path = tmp_path / "cases.csv"
+    rows = "".join(f"{n},2026-01-01,report,violence,open\n" for n in range(200_000))
+    path.write_text(rows, encoding="utf-8")
+    small = tmp_path / "small.csv"
+    small.write_text("code\n", encoding="utf-8")
+    assert packed_for_upload(small) == small  # small files go as they are
+    packed = packed_for_upload(path, above=1024 * 1024)
+    assert packed.name == "cases.csv.zip" and not path.exists()
+    assert packed.stat().st_size < len(rows) / 5
+    with zipfile.ZipFile(packed) as zf:
+        assert zf.namelist() == ["cases.csv"]
+        assert zf.read("cases.csv").decode() == rows
