@@ -14,6 +14,18 @@ from bot.settings import Settings
 from tests.botapi import BotApi, User
 
 
+async def ended(task: asyncio.Task[Any], timeout: float) -> None:
+    """Wait for a running bot's task to end. Not `asyncio.wait_for`: after its timeout that
+    waits, with no bound, for the cancelled task to wind down, and a stop stuck that way
+    would hang the whole run instead of failing one test."""
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        task.cancel()
+        await asyncio.wait({task}, timeout=5)
+        raise AssertionError(f"the bot did not stop within {timeout} s")
+    task.result()
+
+
 class Harness:
     def __init__(self, api: BotApi, settings: Settings) -> None:
         self.api = api
@@ -41,7 +53,7 @@ class Harness:
         if app is None:
             return
         self._stop.set()
-        await asyncio.wait_for(self._task, 30)
+        await ended(self._task, 30)
 
     async def restart(self) -> QorgauApplication:
         await self.stop()

@@ -26,6 +26,7 @@ from bot.workers.broadcaster import burst_size
 from models import Case, ConversationState, OutboxMessage
 from tests.botapi import BotApi, User
 from tests.conftest import ADMIN_ID, STAFF_CHAT_ID, database_for, make_settings
+from tests.harness import ended
 from tests.test_webhook import free_port
 
 pytestmark = pytest.mark.skipif(
@@ -82,7 +83,7 @@ async def _started(
     yield pair
     for instance in pair:
         instance.stop.set()
-    await asyncio.gather(*(asyncio.wait_for(i.task, 30) for i in pair))
+    await asyncio.gather(*(ended(i.task, 30) for i in pair))
 
 
 async def scalar(app: QorgauApplication, query: Any) -> Any:

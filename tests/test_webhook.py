@@ -15,6 +15,7 @@ from bot.web import SECRET_HEADER, serve_webhook
 from tests.botapi import BotApi, User
 from tests.conftest import STAFF_CHAT_ID, make_settings
 from tests.flows import AFTER_DESCRIPTION, REPORT, code_on_screen
+from tests.harness import ended
 
 
 def free_port() -> int:
@@ -88,7 +89,7 @@ async def test_webhook_checks_the_secret_and_serves_health_and_metrics(
             assert "qorgau_cases_opened 0.0" in metrics
     finally:
         stop.set()
-        await asyncio.wait_for(server, 20)
+        await ended(server, 20)
 
 
 def test_webhook_url_without_a_secret_is_refused() -> None:
@@ -160,7 +161,7 @@ async def test_a_whole_report_arrives_through_telegrams_webhook_calls(
         assert not any(c.method == "getUpdates" for c in botapi.calls)  # no polling at all
     finally:
         stop.set()
-        await asyncio.wait_for(server, 20)
+        await ended(server, 20)
 
 
 async def answered(api: BotApi, chat_id: int, action: Awaitable[object]) -> None:
