@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 MAX_CONCURRENT_UPDATES = 64
 # How often an instance looks again at a chat another instance is handling.
 LEASE_POLL_SECONDS = 0.02
+WORKERS_STOP_SECONDS = 15
 
 
 @dataclass
@@ -146,7 +147,16 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
     async def stop(self) -> None:
         for task in self.background:
             task.cancel()
-        await asyncio.gather(*self.background, return_exceptions=True)
+        # Bounded: a worker that does not wind down must not keep SIGTERM from stopping the
+        # bot (what it had claimed goes back to pending after its lease, as after a kill).
+        if self.background:
+            _, stuck = await asyncio.wait(self.background, timeout=WORKERS_STOP_SECONDS)
+            if stuck:
+                log.warning(
+                    "%d background worker(s) did not stop within %d s",
+                    len(stuck),
+                    WORKERS_STOP_SECONDS,
+                )
         self.background.clear()
         await super().stop()
 
