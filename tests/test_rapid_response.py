@@ -18,9 +18,10 @@ from bot.settings import Settings
 from models import Case, CaseStep
 from tests.botapi import BotApi
 from tests.conftest import ADMIN_ID, make_settings
-from tests.flows import report
+from tests.flows import code_on_screen, report, tap_all, tr
 from tests.harness import Harness, Volunteer
 from tests.test_ready_answers import command
+from tests.test_register import POLITE
 from tests.test_staff import delivered, join_as
 
 # A 13-year-old writes about sexual abuse of themself.
@@ -217,3 +218,35 @@ async def test_an_adult_case_is_not_urgent_and_pings_nobody_privately(harness: H
         assert case is not None and case.urgent is False
         assert (await session.scalars(select(CaseStep))).all() == []
     assert private_texts(harness, ADMIN_ID)[before:] == []
+
+
+@pytest.mark.parametrize("locale", ["en", "ru", "kk"])
+async def test_a_child_who_asked_not_to_be_answered_is_promised_nothing(
+    harness: Harness, locale: str
+) -> None:
+    """ "No, just record it": no promise of an answer; "Emergency numbers" pressed later from
+    the menu still speaks to a child, the children's lines first (issue 13)."""
+    child = harness.person(1321, language_code=locale)
+    await child.send("/start")
+    await tap_all(child, [*CHILD_ABUSE, "Skip", "No, just record it", "I agree", "Send"], locale)
+    sent = child.text
+    saved = (
+        "Saved! Your code: {code}\n\nWe will not write to you. Keep the code if you want to "
+        "ask about it later."
+    )
+    assert sent.startswith(tr(locale, saved).format(code=code_on_screen(sent))), sent
+    promise = "Someone from the helpline will write to you here, as soon as they can."
+    assert tr(locale, promise).split(",")[0] not in sent
+
+    await child.send("/start")
+    await child.tap(tr(locale, "Emergency numbers"))
+    numbers = child.text
+    assert numbers.startswith(tr(locale, "You can call here for advice and support:")), numbers
+    assert tr(locale, "If you are in danger now, call:") in numbers
+    if locale in POLITE:
+        assert not POLITE[locale].search(sent + numbers), sent + numbers
+
+    adult = harness.person(1322, language_code=locale)
+    await adult.send("/start")
+    await adult.tap(tr(locale, "Emergency numbers"))
+    assert adult.text.startswith(tr(locale, "If you or someone else is in danger now, call:"))

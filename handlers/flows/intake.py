@@ -280,7 +280,12 @@ async def begin(update: Update, context: QorgauContext) -> str | int:
     return await ask(update, context, v, draft, "safe")
 
 
-def too_many(v: Viewer) -> str:
+def too_many(v: Viewer, child: bool = False) -> str:
+    if child:
+        return v._(
+            "You sent several requests in the last hour. Wait a little before sending one "
+            "more. If you are in danger now, call 112."
+        )
     return v._(
         "You have sent several requests in the last hour. Please wait a little before "
         "sending another one. If someone is in danger now, call 112."
@@ -359,7 +364,12 @@ def case_draft(draft: IntakeDraft) -> CaseDraft:
 
 
 def sent_text(v: Viewer, draft: IntakeDraft, code: str, *, nobody_on_duty: bool) -> str:
-    if draft.is_child:
+    if draft.is_child and draft.answer != "yes":  # "No, just record it": no answer promised
+        text = v._(
+            "Saved! Your code: {code}\n\nWe will not write to you. Keep the code if you "
+            "want to ask about it later."
+        )
+    elif draft.is_child:
         text = v._(
             "Sent! Your code: {code}\n\nSomeone from the helpline will write to you "
             "here, as soon as they can. If you want to add something, just write it here."
@@ -403,7 +413,7 @@ async def send(update: Update, context: QorgauContext, v: Viewer, draft: IntakeD
     try:
         code = await v.services.cases.open(v.pseudonym, chat.id, v.locale, case)
     except TooManyCases:
-        return await finish(update, context, v, too_many(v))
+        return await finish(update, context, v, too_many(v, draft.is_child))
     text = sent_text(v, draft, code, nobody_on_duty=nobody_on_duty)
     # The summary stays as a record without its buttons (no second "Send"); the code comes
     # in a message of its own at the bottom of the chat, where the person looks.
