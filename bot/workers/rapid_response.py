@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Executable
 from telegram.constants import ParseMode
-from telegram.error import Forbidden
+from telegram.error import BadRequest, Forbidden
 
 from bot.services.outbox import OutboxItem
 from bot.services.rapid_response import STEP_OVERDUE, STEPS_MESSAGE, URGENT_PING
@@ -45,10 +45,11 @@ async def urgent_ping(sender: Sender, item: OutboxItem) -> list[Executable]:
     text = urgent_ping_text(sender.staff_t, case.code, child=_about_a_child(case))
     try:
         await sender.bot.send_message(int(item.payload["staff"]), text)
-    except Forbidden:
-        # A member who never opened the bot privately cannot be written to; the card's
-        # mention in the staff chat still reaches them.
-        log.warning("urgent ping not delivered to a staff member: Forbidden")
+    except (Forbidden, BadRequest) as error:
+        # A member who never opened the bot privately (or blocked it) cannot be written to:
+        # trying again would not change that, and it is no fault of the staff chat. The
+        # card's mention in the staff chat still reaches them.
+        log.warning("urgent ping not delivered to a staff member: %s", type(error).__name__)
     return []
 
 

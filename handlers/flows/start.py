@@ -17,8 +17,8 @@ async def start(update: Update, context: QorgauContext) -> None:
 
 
 async def show_numbers(update: Update, context: QorgauContext) -> None:
-    """ "Emergency numbers" from the menu: for a child (the flow in progress says so, or
-    their latest request did), the children's lines first, in the child's wording."""
+    """The "Emergency numbers" button: for a child (the flow in progress says so, or their
+    latest request did), the children's lines first, in the child's wording."""
     v = await viewer(update, context)
     saved = (context.user_data or {}).get("draft")
     if saved:
