@@ -250,3 +250,28 @@ async def test_a_child_who_asked_not_to_be_answered_is_promised_nothing(
     await adult.send("/start")
     await adult.tap(tr(locale, "Emergency numbers"))
     assert adult.text.startswith(tr(locale, "If you or someone else is in danger now, call:"))
+
+
+async def test_someone_in_danger_pings_the_right_role_on_duty(harness: Harness) -> None:
+    """An adult in danger asking for legal help: the lawyer on duty and every coordinator and
+    admin are pinged privately; a psychologist is not; no child steps."""
+    dana = await join_as(harness, "lawyer", 1331, "Dana")
+    await join_as(harness, "psychologist", 1332, "Aidos")
+    before = {u: len(private_texts(harness, u)) for u in (ADMIN_ID, 1331, 1332)}
+    steps = [
+        "Legal help",
+        "Someone is in danger now",
+        "Continue",
+        "Violence at home",
+        "Me",
+        "30–59",
+        "Astana",
+    ]
+    code = await report(harness.person(1333), steps=steps, description=None)
+    await delivered(harness)
+    ping = f"🚨 Urgent case {code}. Nobody has taken it yet. Open the staff chat now."
+    assert private_texts(harness, 1331)[before[1331] :] == [ping]
+    assert private_texts(harness, ADMIN_ID)[before[ADMIN_ID] :] == [ping]
+    assert private_texts(harness, 1332)[before[1332] :] == []
+    assert "⚠️ URGENT: someone is in danger" in dana.card(code)["text"]
+    assert not [m for m in dana.staff_messages() if str(m.get("text", "")).startswith("🚨")]
