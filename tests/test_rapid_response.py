@@ -143,6 +143,11 @@ async def test_a_child_reporting_sexual_abuse_with_nobody_on_duty(harness: Harne
     code = await report(child, steps=CHILD_ABUSE, description="A grown-up touches me.")
     await delivered(harness)
 
+    assert (
+        "No one is on duty right now, so we have told the people in charge of the helpline "
+        "straight away. If you are in danger, call the numbers below now."
+    ) in child.text
+    assert "few hours" not in child.text
     card = marat.card(code)
     assert "⚠️ URGENT: a child at risk" in card["text"]
     assert "Risk: not assessed (urgent, so it counts as high)" in card["text"]

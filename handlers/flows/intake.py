@@ -43,6 +43,7 @@ from bot.services.intake_form import (
     question,
 )
 from bot.services.scrub import scrub
+from bot.services.urgency import Facts, urgent_because
 from handlers import callbacks
 from handlers.callbacks import INTAKE_BACK, INTAKE_CANCEL, IntakeButton
 from handlers.screens.common import (
@@ -388,11 +389,25 @@ def sent_text(v: Viewer, draft: IntakeDraft, code: str, *, nobody_on_duty: bool)
         )
     text = text.format(code=code)
     if nobody_on_duty:
-        text += "\n\n" + nobody_on_duty_text(v, draft.is_child)
+        facts = Facts(draft.kind, draft.category or "", draft.age_band or "", draft.affected or "")
+        urgent = draft.urgent or bool(urgent_because(facts))
+        text += "\n\n" + nobody_on_duty_text(v, draft.is_child, urgent=urgent)
     return text
 
 
-def nobody_on_duty_text(v: Viewer, child: bool) -> str:
+def nobody_on_duty_text(v: Viewer, child: bool, *, urgent: bool = False) -> str:
+    """Nobody on duty: an urgent case has reached the coordinators privately all the same
+    (docs/rapid-response.md), so no "hours" are promised; nor is a time."""
+    if urgent and child:
+        return v._(
+            "No one is on duty right now, so we have told the people in charge of the "
+            "helpline straight away. If you are in danger, call the numbers below now."
+        )
+    if urgent:
+        return v._(
+            "Right now no volunteer is on duty, so we have told the helpline's coordinators "
+            "straight away. If someone is in danger, call the numbers below now."
+        )
     if child:
         return v._(
             "No one is on duty right now, so the answer may take a few hours. "
