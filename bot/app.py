@@ -33,11 +33,13 @@ from bot.services.keys import Keys
 from bot.services.notes import Notes
 from bot.services.outbox import Outbox
 from bot.services.people import People
+from bot.services.rapid_response import RapidResponse, protocol
 from bot.services.ready_answers import ReadyAnswers
 from bot.services.referrals import Referrals
 from bot.services.staff import Staff
 from bot.services.stats import Stats
 from bot.services.triage import Triage
+from bot.services.urgency import rules as urgency_rules
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,11 +75,13 @@ class Services:
     handled_updates: HandledUpdates
     ready_answers: ReadyAnswers
     triage: Triage
+    rapid_response: RapidResponse  # urgent child cases' steps (docs/rapid-response.md)
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
         engine = make_engine(settings.database_url)
         sessions = make_sessionmaker(engine)
+        urgency_rules(), protocol()  # a mistake in either data file stops the start
         identity = Identity.of(settings)
         outbox = Outbox(engine, sessions)
         staff = Staff(sessions, settings.admin_ids)
@@ -111,6 +115,7 @@ class Services:
             handled_updates=HandledUpdates(engine, shared=shared),
             ready_answers=ReadyAnswers(sessions, casework, outbox),
             triage=Triage(sessions),
+            rapid_response=RapidResponse(sessions, outbox),
         )
 
 

@@ -26,6 +26,7 @@ from handlers.flows import (
     my_cases,
     privacy,
     quick_exit,
+    rapid_response,
     ready_answers,
     referrals,
     rights,
@@ -63,6 +64,7 @@ def register(application: QorgauApplication) -> None:
     casebook.register(application)  # before staff_chat: /case, /reopen, /mine in its chats
     ready_answers.register(application)
     triage.register(application)
+    rapid_response.register(application)
     staff_chat.register(application)
     setup.register(application)
     help_menu.register(application)  # last: it answers commands nobody else took

@@ -359,6 +359,29 @@ class RiskButton:
         return cls(parts[1], level)
 
 
+@dataclass(frozen=True)
+class StepButton:
+    """A rapid-response step under an urgent child case's card (bot/data/rapid_response.toml):
+    `rr:CODE:STEP` records it as done, now, by whoever pressed."""
+
+    code: str
+    step: str
+
+    pattern = r"^rr:[A-Z0-9]{8}:[a-z0-9_]{1,16}$"
+    PREFIX = "rr:"
+
+    @property
+    def data(self) -> str:
+        return f"rr:{self.code}:{self.step}"
+
+    @classmethod
+    def parse(cls, data: str) -> StepButton | None:
+        parts = data.split(":")
+        if len(parts) != 3 or parts[0] != "rr" or not re.fullmatch(cls.pattern, data):
+            return None
+        return cls(parts[1], parts[2])
+
+
 # Buttons that live in staff supergroups (all others belong in private chats).
 GROUP_PREFIXES = (
     CardButton.PREFIX,
@@ -366,6 +389,7 @@ GROUP_PREFIXES = (
     CaseButton.PREFIX,
     ReadyButton.PREFIX,
     RiskButton.PREFIX,
+    StepButton.PREFIX,
 )
 
 

@@ -3,6 +3,7 @@
 from models.base import Base
 from models.broadcast import Broadcast, BroadcastDelivery
 from models.case import Case, CaseDay, CaseMessage, ChatMessage
+from models.case_step import CaseStep
 from models.conversation import ChatLease, ConversationState, Draft, HandledUpdate
 from models.note import CaseNote
 from models.person import Person
@@ -28,6 +29,7 @@ __all__ = [
     "CaseDay",
     "CaseMessage",
     "CaseNote",
+    "CaseStep",
     "ChatLease",
     "ChatMessage",
     "ConversationState",

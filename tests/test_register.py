@@ -26,9 +26,14 @@ BEFORE_AGE = ["Report an incident", "Yes, it is safe", "Violence at home", "Me"]
 
 
 def texts_since(person: Person, since: int) -> list[str]:
+    """What the person was shown (not the staff: an urgent case pings them privately)."""
     calls = person.api.calls[since:]
     sent = ("sendMessage", "editMessageText")
-    return [str(c.params.get("text") or "") for c in calls if c.method in sent]
+    return [
+        str(c.params.get("text") or "")
+        for c in calls
+        if c.method in sent and int(c.params.get("chat_id", 0)) == person.user.id
+    ]
 
 
 async def walk_after_age(person: Person, locale: str, age: str) -> list[str]:

@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.services.errors import TooManyCases
 from bot.services.identity import Identity
 from bot.services.outbox import Outbox, enqueue
+from bot.services.rapid_response import alert_urgent
 from bot.services.scrub import scrub
 from bot.services.staff import PERSON_OR_BOT, audit
+from bot.services.urgency import Facts, urgent_because
 from models import Case, CaseMessage
 from models.enums import AuditAction, ClosedBy
 
@@ -110,6 +112,15 @@ class Cases:
         """Store the case (scrubbed, pseudonymous) and return its reference code; all in one
         transaction, the person waits for it."""
         description = scrub(draft.description.strip())[:DESCRIPTION_LIMIT] or None
+        # Urgency follows the rules of bot/data/urgency.toml (docs/rapid-response.md).
+        facts = Facts(
+            kind=draft.kind,
+            category=draft.category,
+            age_band=draft.age_band,
+            affected=draft.affected,
+            danger=draft.urgent,
+        )
+        urgent = bool(urgent_because(facts))
         for _attempt in range(5):
             code = new_code()
             try:
@@ -130,7 +141,7 @@ class Cases:
                         affected=draft.affected,
                         age_band=draft.age_band,
                         region=draft.region,
-                        urgent=draft.urgent,
+                        urgent=urgent,
                         locale=locale,
                         description=description,
                         may_answer=draft.may_answer,
@@ -145,6 +156,8 @@ class Cases:
                     # The card and the attachments go to staff through the outbox, in the
                     # same transaction: a case is never stored without its notification.
                     enqueue(session, "card", case.id)
+                    if urgent:  # everyone who must know, at once, and the child's steps
+                        await alert_urgent(session, case, child=facts.about_a_child)
                     for attachment in draft.attachments:
                         await self._add_message(
                             session,

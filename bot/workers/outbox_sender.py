@@ -36,6 +36,7 @@ from bot.telegram_http import chat_refuses, in_doubt, permanent, retry_after_sec
 from bot.workers.care import DELIVERIES as CARE_DELIVERIES
 from bot.workers.care import content_note, send_spoiled
 from bot.workers.documents import TooBigToRename, send_renamed
+from bot.workers.rapid_response import DELIVERIES as RAPID_DELIVERIES
 from bot.workers.referral_delivery import DELIVERIES as REFERRAL_DELIVERIES
 from bot.workers.staff_chat_watch import problem_in, watch_of
 from bot.workers.staff_marks import DELIVERIES as MARK_DELIVERIES
@@ -47,7 +48,7 @@ from models.enums import SENIOR_ROLES
 
 log = logging.getLogger("qorgau.delivery")
 # Outbox kinds delivered by other modules (the rest by a `_kind` method of the Sender).
-DELIVERIES = {**REFERRAL_DELIVERIES, **MARK_DELIVERIES}
+DELIVERIES = {**REFERRAL_DELIVERIES, **MARK_DELIVERIES, **RAPID_DELIVERIES}
 WORKERS = 8  # rows delivered at the same time (each of a different case)
 RECENT_CASES = 64  # served lately: others go first (round robin across cases)
 # Messages of the row being delivered that Telegram took already (a long text goes in parts).
@@ -325,6 +326,9 @@ class Sender:
             await self.services.casework.topic_made(case.id, chat_id, topic_id)
         taker = await self.services.staff.get(case.taken_by) if case.taken_by else None
         pings = [] if taker else await self.services.staff.to_ping(case.kind)
+        if case.urgent and not taker:  # every coordinator and admin too, on duty or not
+            seniors = [m for m in await self.services.staff.members() if m.role in SENIOR_ROLES]
+            pings += [m for m in seniors if m not in pings]
         text = card_text(self.staff_t, case, taker=taker, pings=pings)
         message = await self.bot.send_message(
             chat_id,

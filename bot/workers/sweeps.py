@@ -61,6 +61,10 @@ async def escalate(context: QorgauContext) -> None:
     codes = await services.casework.escalate_due(period, sooner=sooner)
     if codes:
         log.info("escalated %s cases", len(codes))
+    # Rapid-response steps past their deadline (docs/rapid-response.md): told once each.
+    told = await services.rapid_response.overdue_due()
+    if told:
+        log.info("rapid response: %s steps past their deadline", told)
 
 
 async def end_idle_flows(context: QorgauContext) -> None:

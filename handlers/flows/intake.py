@@ -43,6 +43,7 @@ from bot.services.intake_form import (
     question,
 )
 from bot.services.scrub import scrub
+from bot.services.urgency import Facts, urgent_because
 from handlers import callbacks
 from handlers.callbacks import INTAKE_BACK, INTAKE_CANCEL, IntakeButton
 from handlers.screens.common import (
@@ -280,7 +281,12 @@ async def begin(update: Update, context: QorgauContext) -> str | int:
     return await ask(update, context, v, draft, "safe")
 
 
-def too_many(v: Viewer) -> str:
+def too_many(v: Viewer, child: bool = False) -> str:
+    if child:
+        return v._(
+            "You sent several requests in the last hour. Wait a little before sending one "
+            "more. If you are in danger now, call 112."
+        )
     return v._(
         "You have sent several requests in the last hour. Please wait a little before "
         "sending another one. If someone is in danger now, call 112."
@@ -359,7 +365,12 @@ def case_draft(draft: IntakeDraft) -> CaseDraft:
 
 
 def sent_text(v: Viewer, draft: IntakeDraft, code: str, *, nobody_on_duty: bool) -> str:
-    if draft.is_child:
+    if draft.is_child and draft.answer != "yes":  # "No, just record it": no answer promised
+        text = v._(
+            "Saved! Your code: {code}\n\nWe will not write to you. Keep the code if you "
+            "want to ask about it later."
+        )
+    elif draft.is_child:
         text = v._(
             "Sent! Your code: {code}\n\nSomeone from the helpline will write to you "
             "here, as soon as they can. If you want to add something, just write it here."
@@ -378,11 +389,25 @@ def sent_text(v: Viewer, draft: IntakeDraft, code: str, *, nobody_on_duty: bool)
         )
     text = text.format(code=code)
     if nobody_on_duty:
-        text += "\n\n" + nobody_on_duty_text(v, draft.is_child)
+        facts = Facts(draft.kind, draft.category or "", draft.age_band or "", draft.affected or "")
+        urgent = draft.urgent or bool(urgent_because(facts))
+        text += "\n\n" + nobody_on_duty_text(v, draft.is_child, urgent=urgent)
     return text
 
 
-def nobody_on_duty_text(v: Viewer, child: bool) -> str:
+def nobody_on_duty_text(v: Viewer, child: bool, *, urgent: bool = False) -> str:
+    """Nobody on duty: an urgent case has reached the coordinators privately all the same
+    (docs/rapid-response.md), so no "hours" are promised; nor is a time."""
+    if urgent and child:
+        return v._(
+            "No one is on duty right now, so we have told the people in charge of the "
+            "helpline straight away. If you are in danger, call the numbers below now."
+        )
+    if urgent:
+        return v._(
+            "Right now no volunteer is on duty, so we have told the helpline's coordinators "
+            "straight away. If someone is in danger, call the numbers below now."
+        )
     if child:
         return v._(
             "No one is on duty right now, so the answer may take a few hours. "
@@ -403,7 +428,7 @@ async def send(update: Update, context: QorgauContext, v: Viewer, draft: IntakeD
     try:
         code = await v.services.cases.open(v.pseudonym, chat.id, v.locale, case)
     except TooManyCases:
-        return await finish(update, context, v, too_many(v))
+        return await finish(update, context, v, too_many(v, draft.is_child))
     text = sent_text(v, draft, code, nobody_on_duty=nobody_on_duty)
     # The summary stays as a record without its buttons (no second "Send"); the code comes
     # in a message of its own at the bottom of the chat, where the person looks.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import tempfile
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from babel.support import Translations
@@ -15,6 +16,7 @@ from telegram.ext import CommandHandler, filters
 from bot.app import QorgauApplication, QorgauContext
 from bot.i18n import N_
 from bot.services.intake_form import KINDS, REGION, answers_of, label, question
+from bot.services.rapid_response import protocol
 from bot.services.stats import Report, packed_for_upload
 from handlers.access import SENIORS, allowed
 from handlers.screens.common import Viewer, choice_label, reply, viewer
@@ -78,6 +80,28 @@ def report_text(v: Viewer, r: Report) -> str:
     return "\n".join(lines)
 
 
+def steps_report_text(v: Viewer, medians: Mapping[str, tuple[timedelta, int]]) -> str:
+    """Median time from a case coming in to each rapid-response step (docs/rapid-response.md)."""
+    if not medians:
+        return ""
+    lines = ["", "", v._("Rapid response, median time from the case coming in:")]
+    for step in protocol():
+        if step.key in medians:
+            wait, count = medians[step.key]
+            lines.append(
+                v.n_(
+                    "• {step}: {minutes} min ({count} case)",
+                    "• {step}: {minutes} min ({count} cases)",
+                    count,
+                ).format(
+                    step=step.name(v.locale),
+                    minutes=f"{round(wait.total_seconds() / 60, 1):g}",
+                    count=count,
+                )
+            )
+    return "\n".join(lines)
+
+
 def chart_png(v: Viewer, r: Report) -> bytes:
     """Cases by topic, as a bar chart: the spread is easier to see than to read."""
     import matplotlib
@@ -108,7 +132,9 @@ async def stats(update: Update, context: QorgauContext) -> None:
     v = await viewer(update, context)
     r = await v.services.stats.report(days_arg(context))
     referred = await v.services.referrals.report(days_arg(context))
-    await reply(update, report_text(v, r) + "\n\n" + referrals_report_text(v.t, referred))
+    steps = await v.services.rapid_response.medians(days_arg(context))
+    text = report_text(v, r) + steps_report_text(v, steps)
+    await reply(update, text + "\n\n" + referrals_report_text(v.t, referred))
     if len(r.by_category) > 1:
         assert update.effective_message is not None
         await update.effective_message.reply_photo(chart_png(v, r))

@@ -13,6 +13,7 @@ from bot.services.casework import OUTCOMES, compact
 from bot.services.intake_form import AGE, KINDS, REGION, answers_of, question
 from bot.services.staff import Member
 from bot.services.triage import RISK_LINES, RISK_MARKS, RISK_NOT_ASSESSED, RISK_NOT_ASSESSED_URGENT
+from bot.services.urgency import Facts
 from handlers.callbacks import (
     CardAction,
     CardButton,
@@ -43,7 +44,11 @@ def card_text(
         topic += " · " + choice_label(t, question("follow", answers), case.subcategory)
     lines = [f"<b>{case.code}</b> · {escape(t.gettext(KINDS[CaseKind(case.kind)]))}"]
     if case.urgent:
-        lines.append("⚠️ " + escape(t.gettext("URGENT: someone is in danger")))
+        facts = Facts(case.kind, case.category, case.age_band, case.affected)
+        if facts.about_a_child:
+            lines.append("⚠️ " + escape(t.gettext("URGENT: a child at risk")))
+        else:
+            lines.append("⚠️ " + escape(t.gettext("URGENT: someone is in danger")))
     lines.append(risk_line(t, case))
     lines += [
         escape(t.gettext("Topic: {topic}").format(topic=topic)),
