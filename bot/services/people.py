@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db import affected
 from bot.services.broadcasts import REPORT_WINDOW
 from bot.services.outbox import unlink_chats
-from models import Broadcast, BroadcastDelivery, Case, ChatMessage, Person
+from models import Broadcast, BroadcastDelivery, Case, ChatMessage, HeldChat, Person
 
 # Retention may change a language behind our back; this bounds how long we lag. (Another
 # instance's change is seen at once: QorgauApplication reads it again before each update.)
@@ -128,5 +128,6 @@ class People:
             )
             await session.execute(delete(Person).where(Person.pseudonym == pseudonym))
             await session.execute(delete(ChatMessage).where(ChatMessage.person == pseudonym))
+            await session.execute(delete(HeldChat).where(HeldChat.person == pseudonym))
         self._locales.pop(pseudonym, None)
         return int(affected(result))

@@ -52,6 +52,8 @@ WORKERS = 8  # rows delivered at the same time (each of a different case)
 RECENT_CASES = 64  # served lately: others go first (round robin across cases)
 # Messages of the row being delivered that Telegram took already (a long text goes in parts).
 _parts_sent: ContextVar[int] = ContextVar("parts_sent", default=0)
+# The row being delivered waited while the person had left in a hurry: no sound.
+_quiet: ContextVar[bool] = ContextVar("quiet", default=False)
 
 # Copies of these cannot carry a caption: the case code or "Helpline" goes in a message of
 # its own.
@@ -72,6 +74,11 @@ NOTICES = {
         "erased the link. The message was not sent."
     ),
     "undeliverable": N_("This message could not be delivered to the person."),
+    "left": N_(
+        "The person left in a hurry («Exit and clear chat»): someone may be near them. "
+        "Answers are held and nothing is sent to their chat until they write again; then "
+        "what waited is delivered without a sound."
+    ),
     "file_too_big": N_(
         "The document was not sent to the person: it is over 20 MB, and the bot can hide the "
         "names of files only up to 20 MB. Please send a smaller file, or several."
@@ -195,7 +202,7 @@ class Sender:
     async def deliver(self, item: OutboxItem) -> None:
         """Send a claimed row; what the sending changed (card ids, links, message ids kept
         for "Exit and clear chat") is written in the transaction that marks it sent."""
-        parts = _parts_sent.set(0)
+        parts, quiet = _parts_sent.set(0), _quiet.set(item.quiet)
         try:
             deliveries = {**DELIVERIES, **CARE_DELIVERIES}
             send = getattr(self, f"_{item.kind}", None) or partial(deliveries[item.kind], self)
@@ -212,6 +219,7 @@ class Sender:
             return
         finally:
             _parts_sent.reset(parts)
+            _quiet.reset(quiet)
         await asyncio.shield(self.services.outbox.sent(item.id, *outcome))
 
     async def _retry(
@@ -518,6 +526,12 @@ class Sender:
 
     # -- the person's side ---------------------------------------------------------------------
 
+    @staticmethod
+    def silent() -> dict[str, Any]:
+        """Sending options for a message to the person: no sound if it waited while they
+        had left in a hurry."""
+        return {"disable_notification": True} if _quiet.get() else {}
+
     def _person_chat(self, case: Case) -> int:
         if case.reply_to is None or case.person is None:
             raise Undeliverable("no_address")
@@ -562,7 +576,9 @@ class Sender:
             caption = None if p["media"] in NO_CAPTION else helpline
         if named(p):
             try:
-                sent = await send_renamed(self.bot, chat_id, p["file"], caption=caption)
+                sent = await send_renamed(
+                    self.bot, chat_id, p["file"], caption=caption, **self.silent()
+                )
             except TooBigToRename:
                 raise Undeliverable("file_too_big") from None
             kept = self._remembered(case, sent.message_id)
@@ -570,7 +586,7 @@ class Sender:
                 kept += await self._texts_to_person(case, chat_id, helpline, text)
             return [*kept, *answered]
         copied = await self.bot.copy_message(
-            chat_id, p["chat_id"], p["message_id"], caption=caption
+            chat_id, p["chat_id"], p["message_id"], caption=caption, **self.silent()
         )
         kept = self._remembered(case, copied.message_id)
         if apart and text:
@@ -584,7 +600,7 @@ class Sender:
         kept = []
         for part in split_text(text, TEXT_LIMIT - len(helpline) - 2) or [""]:
             sent = await self.bot.send_message(
-                chat_id, f"{helpline}: {part}" if part else f"{helpline}:"
+                chat_id, f"{helpline}: {part}" if part else f"{helpline}:", **self.silent()
             )
             kept += self._remembered(case, sent.message_id)
         return kept
@@ -595,7 +611,7 @@ class Sender:
         p = item.payload
         chat_id = self._chat(p["chat"])
         markup = InlineKeyboardMarkup.de_json(p["markup"], self.bot)
-        sent = await self.bot.send_message(chat_id, p["text"], reply_markup=markup)
+        sent = await self.bot.send_message(chat_id, p["text"], reply_markup=markup, **self.silent())
         return [*self._remembered(case, sent.message_id), self.services.outbox.erased(item.id)]
 
     async def _closed_notice(self, item: OutboxItem) -> list[Executable]:
@@ -621,7 +637,7 @@ class Sender:
                 [button(t.gettext(EXIT), callbacks.EXIT)],
             ]
         )
-        sent = await self.bot.send_message(chat_id, text, reply_markup=markup)
+        sent = await self.bot.send_message(chat_id, text, reply_markup=markup, **self.silent())
         return self._remembered(case, sent.message_id)
 
 
