@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.settings import Settings
-from models import HeldChat, OutboxMessage
+from models import Draft, HeldChat, OutboxMessage
 from tests.botapi import BotApi, Call
 from tests.conftest import ADMIN_ID, STAFF_CHAT_ID, make_settings
-from tests.flows import broadcast, report
+from tests.flows import broadcast, cases, report
 from tests.harness import Harness
 
 LEFT = "The person left in a hurry"
@@ -137,3 +137,55 @@ async def test_a_broadcast_skips_a_chat_left_in_a_hurry(harness: Harness) -> Non
     assert harness.api.messages[person.user.id] == {}
     await broadcast(harness, "Know your rights: call 111.")  # done: every recipient handled
     assert harness.api.messages[person.user.id] == {}
+
+
+async def test_a_message_after_closing_is_offered_and_reopens_the_same_case(
+    harness: Harness,
+) -> None:
+    person = harness.person(1306)
+    code = await report(person, description="He hits me at home")
+    admin = harness.volunteer(ADMIN_ID, "Admin")
+    await harness.until(harness.outbox_empty)
+    await admin.press(admin.card(code), "Take")
+    await admin.press(admin.card(code), "Close")
+    await admin.press(admin.card(code), "Legal aid")
+    await harness.until(harness.outbox_empty)
+    card = admin.card(code)
+
+    await person.send("He came back last night")
+    assert person.text.startswith(f"Your request {code} is closed. Send what you just wrote")
+    assert f"Send to {code}" in person.buttons
+    before = len(harness.api.calls)
+    await person.tap(f"Send to {code}")
+    assert person.text.startswith(f"Sent to your request {code}. It is open again")
+    await harness.api.wait_for(
+        to_chat(STAFF_CHAT_ID, f"{code}: The person wrote again"), after=before
+    )
+    relayed = await harness.api.wait_for(
+        lambda c: c.method == "sendMessage" and "He came back last night" in c.params["text"],
+        after=before,
+    )
+    assert relayed.params["reply_parameters"]["message_id"] == card["message_id"]  # same card
+    [case] = [c for c in await cases(harness) if c.code == code]
+    assert (case.status, case.closed_at, case.taken_by) == ("open", None, ADMIN_ID)
+    async with harness.app.services.sessions() as session:  # type: ignore[union-attr]
+        drafts = (await session.scalars(select(Draft))).all()
+    assert all("came back" not in d.data for d in drafts)
+    print("\n--- person", *transcript(harness, person.user.id), sep="\n")
+    print("--- staff chat", *transcript(harness, STAFF_CHAT_ID), sep="\n")
+
+
+async def test_a_message_after_closing_not_sent_is_not_kept(harness: Harness) -> None:
+    person = harness.person(1307)
+    code = await report(person)
+    admin = harness.volunteer(ADMIN_ID, "Admin")
+    await harness.until(harness.outbox_empty)
+    await admin.press(admin.card(code), "Close")
+    await admin.press(admin.card(code), "Legal aid")
+    await harness.until(harness.outbox_empty)
+    await person.send("never mind")
+    await person.tap("Main menu")
+    assert person.text == "Choose what you need:"
+    await person.press_data(f"mc:again:{code}")  # the old button: nothing is left to send
+    [case] = await cases(harness)
+    assert case.status == "closed"

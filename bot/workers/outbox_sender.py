@@ -74,6 +74,10 @@ NOTICES = {
         "erased the link. The message was not sent."
     ),
     "undeliverable": N_("This message could not be delivered to the person."),
+    "reopened": N_(
+        "The person wrote again after the case was closed and chose to send it here: the "
+        "case is open again."
+    ),
     "left": N_(
         "The person left in a hurry («Exit and clear chat»): someone may be near them. "
         "Answers are held and nothing is sent to their chat until they write again; then "
