@@ -12,7 +12,7 @@ from bot.settings import Settings
 from models import Draft, HeldChat, OutboxMessage
 from tests.botapi import BotApi, Call
 from tests.conftest import ADMIN_ID, STAFF_CHAT_ID, make_settings
-from tests.flows import broadcast, cases, report
+from tests.flows import AFTER_DESCRIPTION, REPORT, broadcast, cases, code_on_screen, report, tap_all
 from tests.harness import Harness
 
 LEFT = "The person left in a hurry"
@@ -189,3 +189,22 @@ async def test_a_message_after_closing_not_sent_is_not_kept(harness: Harness) ->
     await person.press_data(f"mc:again:{code}")  # the old button: nothing is left to send
     [case] = await cases(harness)
     assert case.status == "closed"
+
+
+async def test_a_message_from_the_main_menu_starts_a_new_request(harness: Harness) -> None:
+    person = harness.person(1308)
+    await person.send("/start")
+    await person.send("My stepfather beats me")
+    assert person.text.startswith("To send what you wrote to the helpline, choose what you need")
+    await tap_all(person, REPORT)  # the consent is asked as for any request
+    assert person.text.startswith("Got it. You can add more, or press Next.")
+    await tap_all(person, AFTER_DESCRIPTION)
+    await person.tap("Send")
+    code = code_on_screen(person.text)
+    assert code is not None
+    await harness.until(harness.outbox_empty)
+    admin = harness.volunteer(ADMIN_ID, "Admin")
+    assert "My stepfather beats me" in admin.card(code)["text"]
+    assert harness.app is not None
+    async with harness.app.services.sessions() as session:
+        assert (await session.scalars(select(Draft))).all() == []  # nothing kept after

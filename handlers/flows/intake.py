@@ -60,6 +60,7 @@ from handlers.screens.common import (
     viewer,
     welcome_text,
 )
+from handlers.screens.follow_ups import UNSENT
 from handlers.screens.intake_note import describe_pressed
 
 log = logging.getLogger("qorgau.intake")
@@ -277,6 +278,9 @@ async def begin(update: Update, context: QorgauContext) -> str | int:
     if not await v.services.cases.may_open(v.pseudonym):
         return await finish(update, context, v, too_many(v))
     draft = IntakeDraft(kind=kind, key=secrets.token_hex(16), locale=v.locale)
+    unsent = context.user_data.pop(UNSENT, None) if context.user_data is not None else None
+    if unsent:  # written from the main menu: not lost, it starts the description
+        describe(draft, unsent["media"], unsent["source_message_id"], unsent["text"])
     return await ask(update, context, v, draft, "safe")
 
 

@@ -22,11 +22,7 @@ from handlers.screens.common import (
     show,
     viewer,
 )
-from handlers.screens.follow_ups import answer_now, follow_up_note
-
-# What the person wrote outside a flow with no open case, kept (in their encrypted draft)
-# only until they choose where it goes.
-UNSENT = "unsent"
+from handlers.screens.follow_ups import UNSENT, answer_now, follow_up_note
 
 
 def cases_markup(v: Viewer, codes: list[str]) -> list[list[InlineKeyboardButton]]:
@@ -90,13 +86,14 @@ async def follow_up(update: Update, context: QorgauContext) -> None:
     if follow_up is None:
         days = v.services.settings.reopen_days
         code = await v.services.cases.recently_closed(v.pseudonym, days)
-        if code is not None and context.user_data is not None:
+        if context.user_data is not None:  # kept until they choose (not lost)
             context.user_data[UNSENT] = {
                 "media": media_of(message),
                 "text": message.text or message.caption,
                 "source_message_id": message.message_id,
                 "file": file_of(message),
             }
+        if code is not None:
             text = v._(
                 "Your request {code} is closed. Send what you just wrote to it? It opens "
                 "again, and the helpline will see it in the same request."
@@ -107,7 +104,10 @@ async def follow_up(update: Update, context: QorgauContext) -> None:
             ]
             await show(update, context, v, text, keyboard(v, rows))
             return
-        text = v._("To reach the helpline, choose what you need:")
+        text = v._(
+            "To send what you wrote to the helpline, choose what you need: a few questions "
+            "first, and your message starts the description of your request."
+        )
         await show(update, context, v, text, main_menu(v))
     elif answer_now(context, message.chat_id, follow_up):  # one answer for a burst
         text = follow_up_note(v, message.chat_id, follow_up)
