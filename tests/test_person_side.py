@@ -208,3 +208,43 @@ async def test_a_message_from_the_main_menu_starts_a_new_request(harness: Harnes
     assert harness.app is not None
     async with harness.app.services.sessions() as session:
         assert (await session.scalars(select(Draft))).all() == []  # nothing kept after
+
+
+async def test_the_card_says_when_the_person_closes_and_the_topic_follows(
+    harness: Harness,
+) -> None:
+    harness.api.forums.add(STAFF_CHAT_ID)
+    person = harness.person(1309)
+    code = await report(person)
+    admin = harness.volunteer(ADMIN_ID, "Admin")
+    await harness.until(harness.outbox_empty)
+    card = admin.card(code)
+    topic = (STAFF_CHAT_ID, card["message_thread_id"])
+    before = len(harness.api.calls)
+    await person.send("/mycases")
+    await person.tap(f"Close {code}")
+    await harness.api.wait_for(lambda c: c.method == "closeForumTopic", after=before)
+    card = admin.card(code)
+    assert card["text"].endswith("👤 The person closed this request.")
+    assert [label for label, _ in harness.api.buttons(card)] == ["Reopen"]
+    assert topic in harness.api.closed_topics
+
+    await person.send("One more thing")
+    await person.tap(f"Send to {code}")
+    await harness.api.wait_for(lambda c: c.method == "reopenForumTopic", after=before)
+    assert topic not in harness.api.closed_topics
+
+
+async def test_the_card_says_when_the_person_asks_to_be_forgotten(harness: Harness) -> None:
+    harness.api.forums.add(STAFF_CHAT_ID)
+    person = harness.person(1310)
+    code = await report(person)
+    admin = harness.volunteer(ADMIN_ID, "Admin")
+    await harness.until(harness.outbox_empty)
+    before = len(harness.api.calls)
+    await person.send("/forget")
+    await person.tap("Yes, erase")
+    await harness.api.wait_for(lambda c: c.method == "closeForumTopic", after=before)
+    card = admin.card(code)
+    assert "The person erased their data (/forget)" in card["text"]
+    assert harness.api.buttons(card) == []  # nothing applies any more

@@ -201,6 +201,10 @@ class Cases:
             )
             if case_id is not None:  # in the case's history (/case): by the person
                 audit(session, PERSON_OR_BOT, AuditAction.CLOSE, case_id, ClosedBy.PERSON)
+                # The card says so at once (its topic closes too).
+                enqueue(session, "card_update", case_id, said="closed")
+        if case_id is not None:
+            self._outbox.poke()
         return case_id is not None
 
     async def recently_closed(self, pseudonym: str, days: int) -> str | None:

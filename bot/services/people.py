@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import affected
 from bot.services.broadcasts import REPORT_WINDOW
-from bot.services.outbox import unlink_chats
+from bot.services.outbox import enqueue, unlink_chats
 from models import Broadcast, BroadcastDelivery, Case, ChatMessage, HeldChat, Person
 
 # Retention may change a language behind our back; this bounds how long we lag. (Another
@@ -111,6 +111,11 @@ class People:
         """
         now = datetime.now(UTC)
         async with self._sessions.begin() as session:
+            still_open = await session.scalars(
+                select(Case.id).where(Case.person == pseudonym, Case.status == "open")
+            )
+            for case_id in still_open.all():  # the card says so at once; its topic closes
+                enqueue(session, "card_update", case_id, said="forgotten")
             await session.execute(
                 update(Case)
                 .where(Case.person == pseudonym, Case.status == "open")

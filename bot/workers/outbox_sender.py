@@ -96,6 +96,11 @@ NOTICES = {
         "Ask the person to send it again if it matters."
     ),
 }
+# Added to the card when the person changes where they stand (CARD_UPDATE).
+CARD_LINES = {
+    "closed": N_("👤 The person closed this request."),
+    "forgotten": N_("👤 The person erased their data (/forget): they can no longer be answered."),
+}
 TOO_BIG_FROM_PERSON = N_(
     "📎 The person sent a document over 20 MB. It was not passed on: the bot can hide the "
     "names of files only up to 20 MB. Ask them for a smaller file, or several."
@@ -502,8 +507,36 @@ class Sender:
         case = await self._ensure_card(await self._case(item))
         assert case.staff_chat_id is not None
         notice = NOTICES[item.payload["notice"]]
+        if item.payload["notice"] == "reopened" and case.topic_id is not None:
+            with contextlib.suppress(BadRequest):  # open already, or deleted
+                await self.bot.reopen_forum_topic(case.staff_chat_id, case.topic_id)
         text = f"{case.code}: " + self.staff_t.gettext(notice)
         await self.bot.send_message(case.staff_chat_id, text, **self._where(case))
+        return []
+
+    async def _card_update(self, item: OutboxItem) -> list[Executable]:
+        """Redraw the card with what the person did (only the buttons that still apply; none
+        once they asked to be forgotten), and close the topic of a closed case."""
+        case = await self._case(item)
+        if case.staff_chat_id is None or case.card_message_id is None:
+            return []  # no card yet: it is drawn as the case is now
+        said = item.payload.get("said")
+        if said in CARD_LINES:
+            taker = await self.services.staff.get(case.taken_by) if case.taken_by else None
+            text = card_text(self.staff_t, case, taker=taker)
+            text += "\n\n" + escape(self.staff_t.gettext(CARD_LINES[said]))
+            markup = None if said == "forgotten" else card_buttons(self.staff_t, case)
+            with contextlib.suppress(BadRequest):  # deleted, or unchanged
+                await self.bot.edit_message_text(
+                    text,
+                    case.staff_chat_id,
+                    case.card_message_id,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                )
+        if case.status == "closed" and case.topic_id is not None:
+            with contextlib.suppress(BadRequest):  # closed already, or deleted
+                await self.bot.close_forum_topic(case.staff_chat_id, case.topic_id)
         return []
 
     async def _escalation(self, item: OutboxItem) -> list[Executable]:
