@@ -168,9 +168,8 @@ async def test_a_message_after_closing_is_offered_and_reopens_the_same_case(
     assert relayed.params["reply_parameters"]["message_id"] == card["message_id"]  # same card
     [case] = [c for c in await cases(harness) if c.code == code]
     assert (case.status, case.closed_at, case.taken_by) == ("open", None, ADMIN_ID)
-    async with harness.app.services.sessions() as session:  # type: ignore[union-attr]
-        drafts = (await session.scalars(select(Draft))).all()
-    assert all("came back" not in d.data for d in drafts)
+    assert harness.app is not None
+    assert "unsent" not in harness.app.user_data[person.user.id]  # kept until chosen only
     print("\n--- person", *transcript(harness, person.user.id), sep="\n")
     print("--- staff chat", *transcript(harness, STAFF_CHAT_ID), sep="\n")
 
@@ -248,3 +247,13 @@ async def test_the_card_says_when_the_person_asks_to_be_forgotten(harness: Harne
     card = admin.card(code)
     assert "The person erased their data (/forget)" in card["text"]
     assert harness.api.buttons(card) == []  # nothing applies any more
+
+
+async def test_what_was_not_sent_is_dropped_on_start_over(harness: Harness) -> None:
+    person = harness.person(1311)
+    await person.send("/start")
+    await person.send("I am scared")
+    assert harness.app is not None
+    assert harness.app.user_data[person.user.id]["unsent"]["text"] == "I am scared"
+    await person.send("/start")
+    assert "unsent" not in harness.app.user_data[person.user.id]

@@ -8,10 +8,13 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from bot.app import QorgauApplication, QorgauContext
 from handlers import callbacks
 from handlers.screens.common import main_menu, numbers_text, show, viewer, welcome_text
+from handlers.screens.follow_ups import UNSENT
 
 
 async def start(update: Update, context: QorgauContext) -> None:
     v = await viewer(update, context)
+    if context.user_data is not None:
+        context.user_data.pop(UNSENT, None)  # starting over: what was not sent is not kept
     await show(update, context, v, welcome_text(v), main_menu(v))
 
 
