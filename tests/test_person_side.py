@@ -168,6 +168,9 @@ async def test_a_message_after_closing_is_offered_and_reopens_the_same_case(
     assert relayed.params["reply_parameters"]["message_id"] == card["message_id"]  # same card
     [case] = [c for c in await cases(harness) if c.code == code]
     assert (case.status, case.closed_at, case.taken_by) == ("open", None, ADMIN_ID)
+    card = admin.card(code)  # redrawn: open, taken, with its buttons
+    assert "Closed" not in card["text"] and "Taken by" in card["text"]
+    assert "Reply" in [label for label, _ in harness.api.buttons(card)]
     assert harness.app is not None
     assert "unsent" not in harness.app.user_data[person.user.id]  # kept until chosen only
     print("\n--- person", *transcript(harness, person.user.id), sep="\n")

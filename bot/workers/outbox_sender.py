@@ -507,12 +507,31 @@ class Sender:
         case = await self._ensure_card(await self._case(item))
         assert case.staff_chat_id is not None
         notice = NOTICES[item.payload["notice"]]
-        if item.payload["notice"] == "reopened" and case.topic_id is not None:
-            with contextlib.suppress(BadRequest):  # open already, or deleted
-                await self.bot.reopen_forum_topic(case.staff_chat_id, case.topic_id)
+        if item.payload["notice"] == "reopened":  # the card and topic are open again too
+            await self._redraw_card(case)
+            if case.topic_id is not None:
+                with contextlib.suppress(BadRequest):  # open already, or deleted
+                    await self.bot.reopen_forum_topic(case.staff_chat_id, case.topic_id)
         text = f"{case.code}: " + self.staff_t.gettext(notice)
         await self.bot.send_message(case.staff_chat_id, text, **self._where(case))
         return []
+
+    async def _redraw_card(self, case: Case, line: str | None = None) -> None:
+        """The card as the case is now (with `line` below it), and its buttons."""
+        assert case.staff_chat_id is not None and case.card_message_id is not None
+        taker = await self.services.staff.get(case.taken_by) if case.taken_by else None
+        text = card_text(self.staff_t, case, taker=taker)
+        if line is not None:
+            text += "\n\n" + escape(self.staff_t.gettext(line))
+        markup = None if line == CARD_LINES["forgotten"] else card_buttons(self.staff_t, case)
+        with contextlib.suppress(BadRequest):  # deleted, or unchanged
+            await self.bot.edit_message_text(
+                text,
+                case.staff_chat_id,
+                case.card_message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+            )
 
     async def _card_update(self, item: OutboxItem) -> list[Executable]:
         """Redraw the card with what the person did (only the buttons that still apply; none
@@ -522,18 +541,7 @@ class Sender:
             return []  # no card yet: it is drawn as the case is now
         said = item.payload.get("said")
         if said in CARD_LINES:
-            taker = await self.services.staff.get(case.taken_by) if case.taken_by else None
-            text = card_text(self.staff_t, case, taker=taker)
-            text += "\n\n" + escape(self.staff_t.gettext(CARD_LINES[said]))
-            markup = None if said == "forgotten" else card_buttons(self.staff_t, case)
-            with contextlib.suppress(BadRequest):  # deleted, or unchanged
-                await self.bot.edit_message_text(
-                    text,
-                    case.staff_chat_id,
-                    case.card_message_id,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                )
+            await self._redraw_card(case, CARD_LINES[said])
         if case.status == "closed" and case.topic_id is not None:
             with contextlib.suppress(BadRequest):  # closed already, or deleted
                 await self.bot.close_forum_topic(case.staff_chat_id, case.topic_id)
