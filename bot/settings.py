@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     # limited); 0: no limit.
     max_open_cases_per_volunteer: int = Field(default=5, ge=0)
     retention_days: int = Field(default=90, gt=0)
+    # Days after closing during which a person who writes again may reopen their case.
+    reopen_days: int = Field(default=14, gt=0)
     # Directory entries checked longer ago than this are listed to admins every week.
     directory_max_age_days: int = Field(default=365, gt=0)
     # Days after a person agreed to a referral before the owner and the person are asked.

@@ -94,6 +94,18 @@ def close_my_case(code: str) -> str:
 CLOSE_MY_CASE_PATTERN = r"^mc:close:[A-Z0-9-]{9}$"
 
 
+def send_to_closed(code: str) -> str:
+    """Send what the person just wrote to their recently closed case (it opens again)."""
+    return f"mc:again:{code}"
+
+
+SEND_TO_CLOSED_PATTERN = r"^mc:again:[A-Z0-9-]{9}$"
+
+
+def parse_send_to_closed(data: str) -> str:
+    return data.removeprefix("mc:again:")
+
+
 def parse_close_my_case(data: str) -> str:
     return data.removeprefix("mc:close:")
 

@@ -6,7 +6,7 @@ from models.case import Case, CaseDay, CaseMessage, ChatMessage
 from models.case_step import CaseStep
 from models.conversation import ChatLease, ConversationState, Draft, HandledUpdate
 from models.note import CaseNote
-from models.person import Person
+from models.person import HeldChat, Person
 from models.ready_answer import ReadyAnswer
 from models.referral import Referral, ReferralStatus
 from models.staff import (
@@ -35,6 +35,7 @@ __all__ = [
     "ConversationState",
     "Draft",
     "HandledUpdate",
+    "HeldChat",
     "Invite",
     "OutboxMessage",
     "Person",

@@ -65,6 +65,9 @@ class OutboxKind(StrEnum):
     CLOSED_NOTICE = "closed_notice"
     STAFF_MARK = "staff_mark"  # a volunteer's message marked: delivered, or kept as a note
     ANSWER_COPY = "answer_copy"  # a ready answer as it went to the person, under the card
+    # The card redrawn (what the person did, buttons that still apply) and the case's forum
+    # topic closed or opened again with the case (issue 13).
+    CARD_UPDATE = "card_update"
 
 
 # Rows addressed to the person (the rest go to a staff chat).

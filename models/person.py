@@ -30,3 +30,14 @@ class Person(Base):
     blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class HeldChat(Base):
+    """A person who pressed "Exit and clear chat" (safety rule 3): nothing more goes to their
+    chat until they write again. Their outbox rows wait (bot/services/outbox.py); the row is
+    deleted when they write, and by /forget."""
+
+    __tablename__ = "held_chats"
+
+    person: Mapped[str] = mapped_column(String(64), primary_key=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

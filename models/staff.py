@@ -94,6 +94,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Held while the person had left in a hurry: delivered without a sound (no notification).
+    quiet: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class RelayLink(Base):

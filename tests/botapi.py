@@ -209,6 +209,7 @@ class BotApi:
         self.deleted_topics: set[tuple[int, int]] = set()
         # (chat, thread) -> the service message that opened the topic
         self.topics: dict[tuple[int, int], dict[str, Any]] = {}
+        self.closed_topics: set[tuple[int, int]] = set()  # closeForumTopic
         self.blocked: set[int] = set()  # people who blocked the bot
         self.files: dict[str, StoredFile] = {}  # file_id -> file
         self._file_ids = itertools.count(1)
@@ -684,6 +685,25 @@ class BotApi:
             "forum_topic_created": topic,
         }
         return {"message_thread_id": thread, **topic}
+
+    async def _m_closeForumTopic(self, params: dict[str, Any]) -> bool | web.Response:
+        return self._topic_state(params, closed=True)
+
+    async def _m_reopenForumTopic(self, params: dict[str, Any]) -> bool | web.Response:
+        return self._topic_state(params, closed=False)
+
+    def _topic_state(self, params: dict[str, Any], *, closed: bool) -> bool | web.Response:
+        """As Telegram: a topic that is not there is refused; one already in that state too
+        (TOPIC_NOT_MODIFIED); the bot needs can_manage_topics."""
+        key = (int(params["chat_id"]), int(params["message_thread_id"]))
+        if key[0] in self.no_topic_rights:
+            return self._error(400, "Bad Request: not enough rights to manage topics")
+        if key not in self.topics or key in self.deleted_topics:
+            return self._error(400, "Bad Request: TOPIC_ID_INVALID")
+        if (key in self.closed_topics) == closed:
+            return self._error(400, "Bad Request: TOPIC_NOT_MODIFIED")
+        (self.closed_topics.add if closed else self.closed_topics.discard)(key)
+        return True
 
     # -- what a person does ------------------------------------------------------------------
 

@@ -203,10 +203,16 @@ async def test_typing_where_a_button_is_expected_gets_a_hint(harness: Harness) -
     await tap_all(person, ["Report an incident", "Yes, it is safe"])
     await person.send("my husband")
     messages = sorted(person.bot_messages(), key=lambda m: m["message_id"])
-    assert messages[-2]["text"] == "Please choose one of the buttons below."
+    assert messages[-2]["text"] == (
+        "We kept what you wrote: it will be part of the description, and you can add to it "
+        "there.\n\nPlease choose one of the buttons below."
+    )
     assert person.text == "What happened?"  # the question again, with its buttons
     await person.tap("Violence at home")
     assert person.text == "Who is affected?"
+    # Not thrown away (issue 13): it waits in the description step.
+    await tap_all(person, ["Me", "30–59", "Other regions…", "Karaganda region"])
+    assert person.text.startswith("Got it. You can add more, or press Next.")
 
 
 async def test_not_safe_now_ends_quietly(harness: Harness) -> None:

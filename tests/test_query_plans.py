@@ -12,7 +12,7 @@ from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.app import Services
-from bot.db import migrate
+from bot.db import execute_all, migrate
 from bot.services.outbox import enqueue
 from bot.services.retention import erase_expired
 from models import Case, OutboxMessage, StaffMember
@@ -45,6 +45,8 @@ def hot_paths(s: Services) -> list[Callable[[], Awaitable[Any]]]:
         s.broadcasts.prune_finished,
         s.handled_updates.prune,
         s.chat_log.prune,
+        # Every message a person writes ends a hold after a quick exit (issue 13).
+        lambda: execute_all(s.engine, *s.outbox.released("someone")),
     ]
 
 

@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from bot.db import affected
 from bot.services.identity import Identity
 from bot.services.staff import audit
-from models import Broadcast, BroadcastDelivery, Case, Person
+from models import Broadcast, BroadcastDelivery, Case, HeldChat, Person
 from models.enums import AuditAction
 
 # A burst is sent within a second and one message within 20 s (timeouts): rows claimed or
@@ -318,7 +318,7 @@ class Broadcasts:
     async def claim(self, broadcast_id: int, after: str, limit: int) -> Claim:
         """The next `limit` pending rows after the cursor `after` (keyset: straight off the
         index, never the whole list), claimed for this sender in one statement. People who
-        unsubscribed, blocked the bot or have an open case are skipped."""
+        unsubscribed, blocked the bot, have an open case or left in a hurry are skipped."""
         now = datetime.now(UTC)
         async with self._engine.begin() as connection:
             rows = (
@@ -348,6 +348,10 @@ class Broadcasts:
                     select(Case.person).where(Case.status == "open", Case.person.in_(people))
                 )
             )
+            # Left in a hurry and not written since (issue 13): nothing goes to their chat.
+            held = set(
+                await connection.scalars(select(HeldChat.person).where(HeldChat.person.in_(people)))
+            )
             wanted = {
                 row.person: row
                 for row in rows
@@ -355,6 +359,7 @@ class Broadcasts:
                 and row.chat
                 and row.blocked_at is None
                 and row.person not in open_cases
+                and row.person not in held
             }
             skipped = [p for p in people if p not in wanted]
             await self._move(connection, broadcast_id, skipped, "pending", "skipped", now)

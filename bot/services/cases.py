@@ -18,6 +18,7 @@ from bot.services.outbox import Outbox, enqueue
 from bot.services.rapid_response import alert_urgent
 from bot.services.scrub import scrub
 from bot.services.staff import PERSON_OR_BOT, audit
+from bot.services.stats import forget_day
 from bot.services.urgency import Facts, urgent_because
 from models import Case, CaseMessage
 from models.enums import AuditAction, ClosedBy
@@ -213,7 +214,58 @@ class Cases:
             )
             if case_id is not None:  # in the case's history (/case): by the person
                 audit(session, PERSON_OR_BOT, AuditAction.CLOSE, case_id, ClosedBy.PERSON)
+                # The card says so at once (its topic closes too).
+                enqueue(session, "card_update", case_id, said="closed")
+        if case_id is not None:
+            self._outbox.poke()
         return case_id is not None
+
+    async def recently_closed(self, pseudonym: str, days: int) -> str | None:
+        """The code of the person's case closed in the last `days` days (by them or by
+        staff; not once erased), which what they write now may open again."""
+        cutoff = datetime.now(UTC) - timedelta(days=days)
+        async with self._sessions() as session:
+            code: str | None = await session.scalar(
+                select(Case.code)
+                .where(
+                    Case.person == pseudonym,
+                    Case.status == "closed",
+                    Case.closed_by.in_([ClosedBy.PERSON, ClosedBy.STAFF]),
+                    Case.closed_at >= cutoff,
+                    Case.erased_at.is_(None),
+                )
+                .order_by(Case.closed_at.desc(), Case.id.desc())
+                .limit(1)
+            )
+        return code
+
+    async def reopen_by_person(self, pseudonym: str, code: str, days: int) -> bool:
+        """The person writes to their recently closed case: it opens again (same card and
+        topic, same volunteer) and the staff are told."""
+        cutoff = datetime.now(UTC) - timedelta(days=days)
+        async with self._sessions.begin() as session:
+            case_id = await session.scalar(
+                update(Case)
+                .where(
+                    Case.person == pseudonym,
+                    Case.code == code,
+                    Case.status == "closed",
+                    Case.closed_by.in_([ClosedBy.PERSON, ClosedBy.STAFF]),
+                    Case.closed_at >= cutoff,
+                    Case.erased_at.is_(None),
+                )
+                .values(status="open", closed_at=None, closed_by=None, outcome=None)
+                .returning(Case.id)
+            )
+            if case_id is None:
+                return False
+            audit(session, PERSON_OR_BOT, AuditAction.REOPEN, case_id, ClosedBy.PERSON)
+            created_at = await session.scalar(select(Case.created_at).where(Case.id == case_id))
+            assert created_at is not None
+            await forget_day(session, created_at)  # that day has an open case again
+            enqueue(session, "staff_notice", case_id, notice="reopened")
+        self._outbox.poke()
+        return True
 
     async def _add_message(
         self,

@@ -272,6 +272,7 @@ class Casework:
             audit(session, staff_id, AuditAction.CLOSE, case.id, outcome)
             if case.reply_to is not None:
                 enqueue(session, OutboxKind.CLOSED_NOTICE, case.id)  # the person is told
+            enqueue(session, OutboxKind.CARD_UPDATE, case.id)  # its topic closes
 
         result = await self._act(code, staff_id, change, owner_only=AuditAction.CLOSE)
         self._outbox.poke()

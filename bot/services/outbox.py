@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from bot.db import affected
-from models import Case, OutboxMessage
+from models import Case, HeldChat, OutboxMessage
 
 # Kinds of message that go to the person (the rest go to staff). A case's messages arrive in
 # order in each direction; one direction never waits for the other.
@@ -81,6 +81,8 @@ class OutboxItem:
     # An earlier try may have reached Telegram (the sender stopped in the middle of it, or
     # no answer came). Bot API sends have no idempotency key; the staff are told instead.
     uncertain: bool = False
+    # Held while the person had left in a hurry: sent without a sound.
+    quiet: bool = False
 
 
 def backoff(attempts: int) -> timedelta:
@@ -109,6 +111,13 @@ class Outbox:
             or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
         )
 
+    def _not_held(self) -> ColumnElement[bool]:
+        """Not a message to a person who left in a hurry and has not written since (the
+        one place that holds them: every message to a person leaves through the claim).
+        Needs Case joined to the outbox row."""
+        t = OutboxMessage
+        return ~and_(t.kind.in_(TO_PERSON), exists().where(HeldChat.person == Case.person))
+
     async def claim_next(self, recent: Sequence[int] = ()) -> OutboxItem | None:
         """Claim a due row, never ahead of an older pending row of the same case (a case's
         messages arrive in order), and mark it as being sent now (see
@@ -121,10 +130,11 @@ class Outbox:
         for _race in range(3):  # another instance took the row between the two statements
             now = datetime.now(UTC)
             pick = (
-                select(t.id, t.kind, t.case_id, t.payload, t.attempts, t.sending_since)
+                select(t.id, t.kind, t.case_id, t.payload, t.attempts, t.sending_since, t.quiet)
                 .where(
                     self._free(now),
                     t.due_at <= now,
+                    self._not_held(),
                     ~exists().where(
                         earlier.case_id == t.case_id,
                         earlier.status == "pending",
@@ -160,6 +170,7 @@ class Outbox:
                     json.loads(row.payload),
                     row.attempts,
                     uncertain=row.sending_since is not None,
+                    quiet=bool(row.quiet),
                 )
         return None
 
@@ -227,6 +238,39 @@ class Outbox:
                 update(OutboxMessage).where(OutboxMessage.id == item_id).values(**values)
             )
 
+    async def hold(self, pseudonym: str) -> list[int]:
+        """The person left in a hurry: their messages wait until they write again. Only
+        someone with cases is remembered (nothing else goes to a person through the
+        outbox). Returns the open cases whose staff are to be told: none if the chat was
+        held already (one notice until the person writes again)."""
+        async with self._sessions.begin() as session:
+            ids = list(await session.scalars(select(Case.id).where(Case.person == pseudonym)))
+            if not ids or await session.get(HeldChat, pseudonym) is not None:
+                return []
+            session.add(HeldChat(person=pseudonym, since=datetime.now(UTC)))
+            open_ids = list(
+                await session.scalars(
+                    select(Case.id).where(Case.person == pseudonym, Case.status == "open")
+                )
+            )
+            for case_id in open_ids:
+                enqueue(session, "staff_notice", case_id, notice="left")
+        self.poke()
+        return open_ids
+
+    def released(self, pseudonym: str) -> list[Executable]:
+        """The statements (for the transaction of the person's new message) that end the
+        hold: what waited goes out without a sound. Nothing happens if nothing was held."""
+        t = OutboxMessage
+        held = exists().where(HeldChat.person == pseudonym)
+        theirs = select(Case.id).where(Case.person == pseudonym)
+        return [
+            update(t)
+            .where(t.status == "pending", t.kind.in_(TO_PERSON), t.case_id.in_(theirs), held)
+            .values(quiet=True),
+            delete(HeldChat).where(HeldChat.person == pseudonym),
+        ]
+
     async def waiting_for_staff(self, session: AsyncSession, case_id: int) -> int:
         """How many of the case's messages to staff are still to be delivered."""
         t = OutboxMessage
@@ -258,7 +302,9 @@ class Outbox:
     async def next_due(self) -> datetime | None:
         async with self._sessions() as session:
             due: datetime | None = await session.scalar(
-                select(func.min(OutboxMessage.due_at)).where(OutboxMessage.status == "pending")
+                select(func.min(OutboxMessage.due_at))
+                .outerjoin(Case, Case.id == OutboxMessage.case_id)
+                .where(OutboxMessage.status == "pending", self._not_held())
             )
             return due
 

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import affected
 from bot.services.broadcasts import REPORT_WINDOW
-from bot.services.outbox import unlink_chats
-from models import Broadcast, BroadcastDelivery, Case, ChatMessage, Person
+from bot.services.outbox import enqueue, unlink_chats
+from models import Broadcast, BroadcastDelivery, Case, ChatMessage, HeldChat, Person
 
 # Retention may change a language behind our back; this bounds how long we lag. (Another
 # instance's change is seen at once: QorgauApplication reads it again before each update.)
@@ -111,6 +111,11 @@ class People:
         """
         now = datetime.now(UTC)
         async with self._sessions.begin() as session:
+            still_open = await session.scalars(
+                select(Case.id).where(Case.person == pseudonym, Case.status == "open")
+            )
+            for case_id in still_open.all():  # the card says so at once; its topic closes
+                enqueue(session, "card_update", case_id, said="forgotten")
             await session.execute(
                 update(Case)
                 .where(Case.person == pseudonym, Case.status == "open")
@@ -128,5 +133,6 @@ class People:
             )
             await session.execute(delete(Person).where(Person.pseudonym == pseudonym))
             await session.execute(delete(ChatMessage).where(ChatMessage.person == pseudonym))
+            await session.execute(delete(HeldChat).where(HeldChat.person == pseudonym))
         self._locales.pop(pseudonym, None)
         return int(affected(result))

@@ -53,6 +53,8 @@ WORKERS = 8  # rows delivered at the same time (each of a different case)
 RECENT_CASES = 64  # served lately: others go first (round robin across cases)
 # Messages of the row being delivered that Telegram took already (a long text goes in parts).
 _parts_sent: ContextVar[int] = ContextVar("parts_sent", default=0)
+# The row being delivered waited while the person had left in a hurry: no sound.
+_quiet: ContextVar[bool] = ContextVar("quiet", default=False)
 
 # Copies of these cannot carry a caption: the case code or "Helpline" goes in a message of
 # its own.
@@ -73,6 +75,15 @@ NOTICES = {
         "erased the link. The message was not sent."
     ),
     "undeliverable": N_("This message could not be delivered to the person."),
+    "reopened": N_(
+        "The person wrote again after the case was closed and chose to send it here: the "
+        "case is open again."
+    ),
+    "left": N_(
+        "The person left in a hurry («Exit and clear chat»): someone may be near them. "
+        "Answers are held and nothing is sent to their chat until they write again; then "
+        "what waited is delivered without a sound."
+    ),
     "file_too_big": N_(
         "The document was not sent to the person: it is over 20 MB, and the bot can hide the "
         "names of files only up to 20 MB. Please send a smaller file, or several."
@@ -85,6 +96,11 @@ NOTICES = {
         "A message of this case could not be shown here: Telegram refused it. "
         "Ask the person to send it again if it matters."
     ),
+}
+# Added to the card when the person changes where they stand (CARD_UPDATE).
+CARD_LINES = {
+    "closed": N_("👤 The person closed this request."),
+    "forgotten": N_("👤 The person erased their data (/forget): they can no longer be answered."),
 }
 TOO_BIG_FROM_PERSON = N_(
     "📎 The person sent a document over 20 MB. It was not passed on: the bot can hide the "
@@ -196,7 +212,7 @@ class Sender:
     async def deliver(self, item: OutboxItem) -> None:
         """Send a claimed row; what the sending changed (card ids, links, message ids kept
         for "Exit and clear chat") is written in the transaction that marks it sent."""
-        parts = _parts_sent.set(0)
+        parts, quiet = _parts_sent.set(0), _quiet.set(item.quiet)
         try:
             deliveries = {**DELIVERIES, **CARE_DELIVERIES}
             send = getattr(self, f"_{item.kind}", None) or partial(deliveries[item.kind], self)
@@ -213,6 +229,7 @@ class Sender:
             return
         finally:
             _parts_sent.reset(parts)
+            _quiet.reset(quiet)
         await asyncio.shield(self.services.outbox.sent(item.id, *outcome))
 
     async def _retry(
@@ -494,8 +511,44 @@ class Sender:
         case = await self._ensure_card(await self._case(item))
         assert case.staff_chat_id is not None
         notice = NOTICES[item.payload["notice"]]
+        if item.payload["notice"] == "reopened":  # the card and topic are open again too
+            await self._redraw_card(case)
+            if case.topic_id is not None:
+                with contextlib.suppress(BadRequest):  # open already, or deleted
+                    await self.bot.reopen_forum_topic(case.staff_chat_id, case.topic_id)
         text = f"{case.code}: " + self.staff_t.gettext(notice)
         await self.bot.send_message(case.staff_chat_id, text, **self._where(case))
+        return []
+
+    async def _redraw_card(self, case: Case, line: str | None = None) -> None:
+        """The card as the case is now (with `line` below it), and its buttons."""
+        assert case.staff_chat_id is not None and case.card_message_id is not None
+        taker = await self.services.staff.get(case.taken_by) if case.taken_by else None
+        text = card_text(self.staff_t, case, taker=taker)
+        if line is not None:
+            text += "\n\n" + escape(self.staff_t.gettext(line))
+        markup = None if line == CARD_LINES["forgotten"] else card_buttons(self.staff_t, case)
+        with contextlib.suppress(BadRequest):  # deleted, or unchanged
+            await self.bot.edit_message_text(
+                text,
+                case.staff_chat_id,
+                case.card_message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+            )
+
+    async def _card_update(self, item: OutboxItem) -> list[Executable]:
+        """Redraw the card with what the person did (only the buttons that still apply; none
+        once they asked to be forgotten), and close the topic of a closed case."""
+        case = await self._case(item)
+        if case.staff_chat_id is None or case.card_message_id is None:
+            return []  # no card yet: it is drawn as the case is now
+        said = item.payload.get("said")
+        if said in CARD_LINES:
+            await self._redraw_card(case, CARD_LINES[said])
+        if case.status == "closed" and case.topic_id is not None:
+            with contextlib.suppress(BadRequest):  # closed already, or deleted
+                await self.bot.close_forum_topic(case.staff_chat_id, case.topic_id)
         return []
 
     async def _escalation(self, item: OutboxItem) -> list[Executable]:
@@ -521,6 +574,12 @@ class Sender:
         return [self.services.casework.linked(case.staff_chat_id, sent.message_id, case.id)]
 
     # -- the person's side ---------------------------------------------------------------------
+
+    @staticmethod
+    def silent() -> dict[str, Any]:
+        """Sending options for a message to the person: no sound if it waited while they
+        had left in a hurry."""
+        return {"disable_notification": True} if _quiet.get() else {}
 
     def _person_chat(self, case: Case) -> int:
         if case.reply_to is None or case.person is None:
@@ -566,7 +625,9 @@ class Sender:
             caption = None if p["media"] in NO_CAPTION else helpline
         if named(p):
             try:
-                sent = await send_renamed(self.bot, chat_id, p["file"], caption=caption)
+                sent = await send_renamed(
+                    self.bot, chat_id, p["file"], caption=caption, **self.silent()
+                )
             except TooBigToRename:
                 raise Undeliverable("file_too_big") from None
             kept = self._remembered(case, sent.message_id)
@@ -574,7 +635,7 @@ class Sender:
                 kept += await self._texts_to_person(case, chat_id, helpline, text)
             return [*kept, *answered]
         copied = await self.bot.copy_message(
-            chat_id, p["chat_id"], p["message_id"], caption=caption
+            chat_id, p["chat_id"], p["message_id"], caption=caption, **self.silent()
         )
         kept = self._remembered(case, copied.message_id)
         if apart and text:
@@ -588,7 +649,7 @@ class Sender:
         kept = []
         for part in split_text(text, TEXT_LIMIT - len(helpline) - 2) or [""]:
             sent = await self.bot.send_message(
-                chat_id, f"{helpline}: {part}" if part else f"{helpline}:"
+                chat_id, f"{helpline}: {part}" if part else f"{helpline}:", **self.silent()
             )
             kept += self._remembered(case, sent.message_id)
         return kept
@@ -599,7 +660,7 @@ class Sender:
         p = item.payload
         chat_id = self._chat(p["chat"])
         markup = InlineKeyboardMarkup.de_json(p["markup"], self.bot)
-        sent = await self.bot.send_message(chat_id, p["text"], reply_markup=markup)
+        sent = await self.bot.send_message(chat_id, p["text"], reply_markup=markup, **self.silent())
         return [*self._remembered(case, sent.message_id), self.services.outbox.erased(item.id)]
 
     async def _closed_notice(self, item: OutboxItem) -> list[Executable]:
@@ -625,7 +686,7 @@ class Sender:
                 [button(t.gettext(EXIT), callbacks.EXIT)],
             ]
         )
-        sent = await self.bot.send_message(chat_id, text, reply_markup=markup)
+        sent = await self.bot.send_message(chat_id, text, reply_markup=markup, **self.silent())
         return self._remembered(case, sent.message_id)
 
 

@@ -94,7 +94,7 @@ async def _to_person(
     sender: Sender, case: Case, text: str, markup: InlineKeyboardMarkup | None
 ) -> list[Executable]:
     chat_id = sender._person_chat(case)
-    sent = await sender.bot.send_message(chat_id, text, reply_markup=markup)
+    sent = await sender.bot.send_message(chat_id, text, reply_markup=markup, **sender.silent())
     return sender._remembered(case, sent.message_id)
 
 

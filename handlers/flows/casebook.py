@@ -117,6 +117,9 @@ async def refresh_card(context: QorgauContext, case: Case) -> None:
             parse_mode=ParseMode.HTML,
             reply_markup=card_buttons(t, case),
         )
+    if case.status == "open" and case.topic_id is not None:
+        with contextlib.suppress(BadRequest):  # its topic opens again too (open already)
+            await context.bot.reopen_forum_topic(case.staff_chat_id, case.topic_id)
 
 
 async def reopen_refusal(services: Services, t: Translations, error: Refused) -> str:

@@ -61,6 +61,7 @@ from handlers.screens.common import (
     viewer,
     welcome_text,
 )
+from handlers.screens.follow_ups import UNSENT
 from handlers.screens.intake_note import describe_pressed
 
 log = logging.getLogger("qorgau.intake")
@@ -278,6 +279,9 @@ async def begin(update: Update, context: QorgauContext) -> str | int:
     if not await v.services.cases.may_open(v.pseudonym):
         return await finish(update, context, v, too_many(v))
     draft = IntakeDraft(kind=kind, key=secrets.token_hex(16), locale=v.locale)
+    unsent = context.user_data.pop(UNSENT, None) if context.user_data is not None else None
+    if unsent:  # written from the main menu: not lost, it starts the description
+        describe(draft, unsent["media"], unsent["source_message_id"], unsent["text"])
     return await ask(update, context, v, draft, "safe")
 
 
@@ -448,13 +452,30 @@ async def send(update: Update, context: QorgauContext, v: Viewer, draft: IntakeD
 
 
 async def on_message(update: Update, context: QorgauContext) -> str:
-    """Free text or a file during the flow: the description step takes it; elsewhere, a hint."""
+    """Free text or a file during the flow: the description step takes it; elsewhere it is
+    kept for the description, with a hint to use the buttons."""
     message = update.effective_message
     assert message is not None
     v = await viewer(update, context)
     draft = draft_of(context)
     if draft.step != "describe":
-        await show(update, context, v, v._("Please choose one of the buttons below."))
+        hint = v._("Please choose one of the buttons below.")
+        kept = message.message_id not in draft.seen and not describe(
+            draft, media_of(message), message.message_id, message.text or message.caption
+        )
+        if kept:  # not thrown away: it waits in the description (issue 13)
+            if (document := file_of(message)) is not None:
+                draft.documents[str(message.message_id)] = document
+            said = (
+                v._("We kept what you wrote: you will find it in the description step.")
+                if draft.is_child
+                else v._(
+                    "We kept what you wrote: it will be part of the description, and you can "
+                    "add to it there."
+                )
+            )
+            hint = f"{said}\n\n{hint}"
+        await show(update, context, v, hint)
     elif message.message_id not in draft.seen:  # not the same message again (a replay)
         too_long = describe(
             draft, media_of(message), message.message_id, message.text or message.caption

@@ -22,7 +22,7 @@ from handlers.screens.common import (
     show,
     viewer,
 )
-from handlers.screens.follow_ups import answer_now, follow_up_note
+from handlers.screens.follow_ups import UNSENT, answer_now, follow_up_note
 
 
 def cases_markup(v: Viewer, codes: list[str]) -> list[list[InlineKeyboardButton]]:
@@ -65,6 +65,8 @@ async def close_case(update: Update, context: QorgauContext) -> None:
 
 async def menu(update: Update, context: QorgauContext) -> None:
     v = await viewer(update, context)
+    if context.user_data is not None:
+        context.user_data.pop(UNSENT, None)  # not sent: not kept
     await show(update, context, v, v._("Choose what you need:"), main_menu(v))
 
 
@@ -82,11 +84,50 @@ async def follow_up(update: Update, context: QorgauContext) -> None:
         file_of(message),
     )
     if follow_up is None:
-        text = v._("To reach the helpline, choose what you need:")
+        days = v.services.settings.reopen_days
+        code = await v.services.cases.recently_closed(v.pseudonym, days)
+        if context.user_data is not None:  # kept until they choose (not lost)
+            context.user_data[UNSENT] = {
+                "media": media_of(message),
+                "text": message.text or message.caption,
+                "source_message_id": message.message_id,
+                "file": file_of(message),
+            }
+        if code is not None:
+            text = v._(
+                "Your request {code} is closed. Send what you just wrote to it? It opens "
+                "again, and the helpline will see it in the same request."
+            ).format(code=code)
+            rows = [
+                [button(v._("Send to {code}").format(code=code), callbacks.send_to_closed(code))],
+                [button(v._("Main menu"), callbacks.MENU)],
+            ]
+            await show(update, context, v, text, keyboard(v, rows))
+            return
+        text = v._(
+            "To send what you wrote to the helpline, choose what you need: a few questions "
+            "first, and your message starts the description of your request."
+        )
         await show(update, context, v, text, main_menu(v))
     elif answer_now(context, message.chat_id, follow_up):  # one answer for a burst
         text = follow_up_note(v, message.chat_id, follow_up)
         await show(update, context, v, text, keyboard(v))
+
+
+async def send_to_closed(update: Update, context: QorgauContext) -> None:
+    """The person chose to send what they wrote to their recently closed case."""
+    query, chat = update.callback_query, update.effective_chat
+    assert query is not None and query.data is not None and chat is not None
+    v = await viewer(update, context)
+    code = callbacks.parse_send_to_closed(query.data)
+    unsent = context.user_data.pop(UNSENT, None) if context.user_data is not None else None
+    days = v.services.settings.reopen_days
+    if unsent is None or not await v.services.cases.reopen_by_person(v.pseudonym, code, days):
+        await show(update, context, v, v._("Choose what you need:"), main_menu(v))
+        return
+    await v.services.cases.add_message(v.pseudonym, chat.id, **unsent)
+    text = v._("Sent to your request {code}. It is open again: the helpline will answer here.")
+    await show(update, context, v, text.format(code=code), keyboard(v))
 
 
 async def rate(update: Update, context: QorgauContext) -> None:
@@ -109,6 +150,9 @@ def register(application: QorgauApplication) -> None:
     )
     application.add_handler(
         CallbackQueryHandler(close_case, pattern=callbacks.CLOSE_MY_CASE_PATTERN)
+    )
+    application.add_handler(
+        CallbackQueryHandler(send_to_closed, pattern=callbacks.SEND_TO_CLOSED_PATTERN)
     )
     application.add_handler(CallbackQueryHandler(menu, pattern=callbacks.exact(callbacks.MENU)))
     application.add_handler(

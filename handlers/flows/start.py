@@ -9,10 +9,13 @@ from bot.app import QorgauApplication, QorgauContext
 from bot.services.intake_form import IntakeDraft
 from handlers import callbacks
 from handlers.screens.common import main_menu, numbers_text, show, viewer, welcome_text
+from handlers.screens.follow_ups import UNSENT
 
 
 async def start(update: Update, context: QorgauContext) -> None:
     v = await viewer(update, context)
+    if context.user_data is not None:
+        context.user_data.pop(UNSENT, None)  # starting over: what was not sent is not kept
     await show(update, context, v, welcome_text(v), main_menu(v))
 
 

@@ -1,5 +1,6 @@
 """Remember the ids of the person's own messages, for "Exit and clear chat". Written with
-the update: if the bot dies first, the update comes again and is remembered then."""
+the update: if the bot dies first, the update comes again and is remembered then. A person
+who left in a hurry and writes again gets what waited for them (quietly)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ async def remember_incoming(update: Update, context: QorgauContext) -> None:
     services = context.services
     pseudonym = services.identity.pseudonym(user.id)
     application = cast(QorgauApplication, context.application)
-    application.write_with_update(services.chat_log.remembered(pseudonym, [message.message_id]))
+    application.write_with_update(
+        services.chat_log.remembered(pseudonym, [message.message_id]),
+        *services.outbox.released(pseudonym),
+    )
 
 
 def register(application: QorgauApplication) -> None:

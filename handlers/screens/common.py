@@ -270,3 +270,5 @@ async def clear_chat(update: Update, context: QorgauContext) -> None:
             # Older than 48 hours or already gone: Telegram refuses; nothing else to do.
             log.info("delete_messages refused (%s) for %s ids", type(error).__name__, len(chunk))
     await services.chat_log.forget(pseudonym)
+    # Nothing more goes to this chat until the person writes again (the staff are told).
+    await services.outbox.hold(pseudonym)

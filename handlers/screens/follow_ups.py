@@ -7,6 +7,12 @@ from bot.processing import PerChatUpdateProcessor
 from bot.services.cases import FOLLOW_UP_BACKLOG, FollowUp
 from handlers.screens.common import Viewer
 
+# What the person wrote outside a flow with no open case (in user_data, so in their encrypted
+# draft), kept only until they choose where it goes: their recently closed case
+# (handlers/flows/my_cases.py) or a new request, where it starts the description
+# (handlers/flows/intake.py).
+UNSENT = "unsent"
+
 # Chats where a message of the current burst was refused, until the burst's one answer says so
 # (in memory: a restart replays the unanswered updates, which refuses them again).
 _refused: set[int] = set()
