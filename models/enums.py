@@ -70,12 +70,6 @@ class OutboxKind(StrEnum):
     CARD_UPDATE = "card_update"
 
 
-# Rows addressed to the person (the rest go to a staff chat).
-TO_PERSON_KINDS = frozenset(
-    {OutboxKind.TO_PERSON, OutboxKind.CLOSED_NOTICE, OutboxKind.CONFIRMATION}
-)
-
-
 class BroadcastStatus(StrEnum):
     RUNNING = "running"
     PAUSED = "paused"
