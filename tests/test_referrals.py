@@ -13,7 +13,7 @@ from bot.app import QorgauContext
 from bot.settings import Settings
 from bot.workers.sweeps import flag_stale_directory, follow_up_referrals
 from handlers.callbacks import AnswerAction, ReferralAnswer
-from models import Referral
+from models import OutboxMessage, Referral
 from tests.botapi import BotApi
 from tests.conftest import ADMIN_ID, make_settings
 from tests.flows import REPORT, report, tr
@@ -249,3 +249,49 @@ async def test_only_the_owner_or_a_coordinator_may_refer(harness: Harness) -> No
     await refer(harness, marat, code, "Police")
     [referral] = await referrals(harness)
     assert (referral.service, referral.proposed_by) == ("police_102", 7254)
+
+
+async def test_the_follow_up_question_waits_while_the_person_is_away(harness: Harness) -> None:
+    """A person who left with "Exit and clear chat" is not asked whether they got help until
+    they write again; the question then comes without a sound. The owner is reminded as usual."""
+    dana, person, code = await taken_case(harness, 7251, 7252)
+    await refer(harness, dana, code, "111 contact centre: rights of families, women…")
+    await person.tap("Yes, I agree")
+    await person.tap("Done")
+    await person.tap("Yes, you may ask")
+    await delivered(harness)
+    await dana.press(dana.staff_messages()[-1], "Referral made")
+    await person.send("/start")
+    await person.tap("Exit and clear chat")
+    await delivered(harness)  # the staff notice that the person left in a hurry
+    assert harness.api.messages[person.user.id] == {}
+
+    before = len(harness.api.calls)
+    await follow_up_referrals(context(harness), now=datetime.now(UTC) + timedelta(days=8))
+    assert harness.app is not None
+    outbox = harness.app.services.outbox
+
+    async def nothing_left_to_send() -> bool:
+        return await outbox.next_due() is None
+
+    # The sender has sent all it may (the owner's reminder): the question still waits.
+    await harness.until(nothing_left_to_send)
+    assert any("Please follow up" in str(c.params.get("text")) for c in harness.api.calls[before:])
+    async with harness.app.services.sessions() as session:
+        question_row = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.kind == "referral_follow_up")
+        )
+    assert question_row is not None and question_row.status == "pending"
+    assert harness.api.messages[person.user.id] == {}, "the question reached a cleared chat"
+
+    await person.send("/start")
+    question = await harness.api.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and c.params.get("chat_id") == person.user.id
+            and str(c.params.get("text")).startswith("Helpline: some days ago we referred you")
+        ),
+        after=before,
+    )
+    assert question.params.get("disable_notification") is True
+    await delivered(harness)
