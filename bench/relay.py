@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import signal
 import statistics
 import tempfile
@@ -101,11 +102,13 @@ async def to_staff(api: BotApi, people: list[int], count: int) -> list[float]:
 
 async def to_people(api: BotApi, volunteer: User, people: list[int], rounds: int) -> list[float]:
     """Each round, the volunteer answers every person once (one a second per person)."""
-    relayed = {
-        int(m["message_id"]): m
-        for m in api.messages[STAFF_CHAT].values()
-        if "follow-up-" in str(m.get("text", ""))
-    }
+    # Each copy is answered for the person who wrote it (copies may arrive in another order
+    # than they were written: the sender serves cases in turn).
+    relayed: dict[int, dict[str, Any]] = {}
+    for m in api.messages[STAFF_CHAT].values():
+        found = re.search(r"follow-up-(\d+)", str(m.get("text", "")))
+        if found:
+            relayed.setdefault(people[int(found.group(1)) % len(people)], m)
     latencies: list[float] = []
     loop = asyncio.get_running_loop()
 
@@ -116,7 +119,7 @@ async def to_people(api: BotApi, volunteer: User, people: list[int], rounds: int
         await api.send_in_group(volunteer, STAFF_CHAT, f"answer {n}", reply_to=message)
         latencies.append((await asyncio.wait_for(waiter, 60) - started) * 1000)
 
-    targets = list(zip(people, relayed.values(), strict=False))
+    targets = list(relayed.items())
     for n in range(rounds):
         await asyncio.gather(*(answer(uid, m, n) for uid, m in targets), asyncio.sleep(1.0))
     return latencies
@@ -147,6 +150,8 @@ async def measure_qorgau(
                 "DATABASE_URL": url,
                 "DEFAULT_LOCALE": "en",
                 "WEBHOOK_URL": "",
+                # One volunteer takes every case here (the limit per volunteer is 5 by default).
+                "MAX_OPEN_CASES_PER_VOLUNTEER": "0",
             }
             process = await in_process(api, "bot", env)
             try:
