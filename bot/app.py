@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
@@ -150,7 +151,8 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
             self.background.append(asyncio.create_task(worker(self)))
 
     async def stop(self) -> None:
-        for task in self.background:
+        await self._between_transactions()
+        for task in self.background:  # no await since the check: none is inside one now
             task.cancel()
         # Bounded: a worker that does not wind down must not keep SIGTERM from stopping the
         # bot (what it had claimed goes back to pending after its lease, as after a kill).
@@ -164,6 +166,21 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
                 )
         self.background.clear()
         await super().stop()
+
+    async def _between_transactions(self) -> None:
+        """Wait (a few seconds at most) until no worker holds a database connection, so that
+        cancelling them interrupts a network call or a wait, never a transaction. A
+        transaction cancelled half-way on SQLite (aiosqlite) leaves its connection thrown
+        away with its write lock held, and the next write (PTB's last persistence flush,
+        or a worker's own clean-up) can then block the whole process for good: reproduced
+        with SQLAlchemy 2.1 and aiosqlite 0.22 by cancelling a task inside a transaction."""
+        checked_out = getattr(self.services.engine.sync_engine.pool, "checkedout", None)
+        deadline = time.monotonic() + WORKERS_STOP_SECONDS / 3
+        while checked_out is not None and time.monotonic() < deadline:
+            if not checked_out():
+                return
+            # The pool has no event for "all returned"; a transaction lasts milliseconds.
+            await asyncio.sleep(0.005)
 
     async def shutdown(self) -> None:
         await super().shutdown()
