@@ -174,7 +174,10 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         away with its write lock held, and the next write (PTB's last persistence flush,
         or a worker's own clean-up) can then block the whole process for good: reproduced
         with SQLAlchemy 2.1 and aiosqlite 0.22 by cancelling a task inside a transaction."""
-        checked_out = getattr(self.services.engine.sync_engine.pool, "checkedout", None)
+        engine = self.services.engine
+        if engine.dialect.name != "sqlite":
+            return  # asyncpg: the server ends a connection given up half-way, locks and all
+        checked_out = getattr(engine.sync_engine.pool, "checkedout", None)
         deadline = time.monotonic() + WORKERS_STOP_SECONDS / 3
         while checked_out is not None and time.monotonic() < deadline:
             if not checked_out():
