@@ -30,18 +30,21 @@ async def test_an_answer_waits_for_the_window_and_arrives_without_sound(
     code = await report(person, description="He hits me at home")
     admin = harness.volunteer(ADMIN_ID, "Admin")
     await harness.until(harness.outbox_empty)
-    await admin.press(admin.card(code), "Take")
     assert harness.app is not None
     services = harness.app.services
     outbox = services.outbox
     # A window of one hour that starts two hours from now (local time), without a sound.
     hour = outbox.clock().astimezone(outbox.zone).hour
+    start, end = (hour + 2) % 24, (hour + 3) % 24
     async with services.sessions.begin() as session:
         await session.execute(
             update(Case)
             .where(Case.code == code)
-            .values(answer_from=(hour + 2) % 24, answer_until=(hour + 3) % 24, answer_silent=True)
+            .values(answer_from=start, answer_until=end, answer_silent=True)
         )
+    await admin.press(admin.card(code), "Take")  # the card is drawn again: the window shows
+    line = f"🕘 Answers reach them only {start}:00–{end}:00 · without sound"
+    assert line in admin.card(code)["text"]
 
     before = len(harness.api.calls)
     await admin.write_in_staff_chat("We are here. Are you safe now?", reply_to=admin.card(code))
@@ -75,6 +78,7 @@ async def test_an_answer_waits_for_the_window_and_arrives_without_sound(
     )
     assert answer.params.get("disable_notification") is True
     print("\n--- person", *transcript(harness, person.user.id), sep="\n")
+    print("--- staff card", admin.card(code)["text"], sep="\n")
 
 
 async def test_a_window_past_midnight_and_no_window(harness: Harness) -> None:
