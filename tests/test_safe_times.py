@@ -105,3 +105,27 @@ async def test_a_window_past_midnight_and_no_window(harness: Harness) -> None:
     outbox.clock = lambda: base.replace(hour=3)
     first = await harness.api.wait_for(to_chat(person.user.id, "Helpline: First"), after=before)
     assert not first.params.get("disable_notification")
+
+
+async def test_mycases_changes_the_window(harness: Harness) -> None:
+    person = harness.person(1704)
+    code = await report(person)
+    await harness.until(harness.outbox_empty)
+    await person.send("/mycases")
+    await person.tap(f"Answer times {code}")
+    await person.tap("Only 18:00–22:00")
+    assert harness.app is not None
+    async with harness.app.services.sessions() as session:
+        case = await session.scalar(select(Case).where(Case.code == code))
+        assert case is not None
+        assert (case.answer_from, case.answer_until, case.answer_silent) == (18, 22, False)
+    await person.tap(f"Answer times {code}")
+    await person.tap("Any time, without sound")
+    async with harness.app.services.sessions() as session:
+        case = await session.scalar(select(Case).where(Case.code == code))
+        assert case is not None
+        assert (case.answer_from, case.answer_until, case.answer_silent) == (None, None, True)
+    # The card is drawn again with the person's choice.
+    admin = harness.volunteer(ADMIN_ID, "Admin")
+    await harness.until(harness.outbox_empty)
+    assert "🕘 Answers without sound" in admin.card(code)["text"]

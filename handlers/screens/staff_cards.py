@@ -99,7 +99,7 @@ def answer_window_line(t: Translations, case: Case) -> str:
             )
         )
     if case.answer_silent:
-        parts.append(t.gettext("without sound"))
+        parts.append(t.gettext("without sound") if parts else t.gettext("Answers without sound"))
     return " · ".join(parts)
 
 
