@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Executable, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -84,7 +85,7 @@ class Services:
         sessions = make_sessionmaker(engine)
         urgency_rules(), protocol()  # a mistake in either data file stops the start
         identity = Identity.of(settings)
-        outbox = Outbox(engine, sessions)
+        outbox = Outbox(engine, sessions, ZoneInfo(settings.broadcast_timezone))
         staff = Staff(sessions, settings.admin_ids)
         directory = load_directory()
         # Several instances can share the work only behind a webhook, on PostgreSQL: Telegram

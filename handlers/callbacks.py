@@ -110,6 +110,39 @@ def parse_close_my_case(data: str) -> str:
     return data.removeprefix("mc:close:")
 
 
+# Safe times a person can choose in /mycases (issue 13): any time, any time without a
+# sound, or only between two local hours ("9-13").
+ANSWER_WINDOWS = ("any", "quiet", "9-13", "13-18", "18-22")
+
+
+def answer_windows(code: str) -> str:
+    """Show the safe times to choose from for an open case."""
+    return f"mc:wins:{code}"
+
+
+ANSWER_WINDOWS_PATTERN = r"^mc:wins:[A-Z0-9-]{9}$"
+
+
+def parse_answer_windows(data: str) -> str:
+    return data.removeprefix("mc:wins:")
+
+
+def answer_window(code: str, choice: str) -> str:
+    return f"mc:win:{code}:{choice}"
+
+
+ANSWER_WINDOW_PATTERN = r"^mc:win:[A-Z0-9-]{9}:(any|quiet|\d{1,2}-\d{1,2})$"
+
+
+def parse_answer_window(data: str) -> tuple[str, int | None, int | None, bool]:
+    """(code, from hour, until hour, without sound)."""
+    code, choice = data.removeprefix("mc:win:").rsplit(":", 1)
+    if choice in ("any", "quiet"):
+        return code, None, None, choice == "quiet"
+    start, end = choice.split("-")
+    return code, int(start) % 24, int(end) % 24, False
+
+
 def rating(compact_code: str, stars: int) -> str:
     return f"r:{compact_code}:{stars}"
 

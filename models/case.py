@@ -70,6 +70,13 @@ class Case(Base):
     intake_key: Mapped[str | None] = mapped_column(String(32), unique=True)
     # When retention erased it (None: not yet); a later run skips it.
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Safe times (issue 13): answers reach the person only from `answer_from` o'clock up to
+    # (not including) `answer_until` o'clock, local time (BROADCAST_TIMEZONE); None: any
+    # time. A window may pass midnight (22-7). Outside it they wait in the outbox.
+    answer_from: Mapped[int | None] = mapped_column(Integer)
+    answer_until: Mapped[int | None] = mapped_column(Integer)
+    # Answers arrive without a sound (disable_notification).
+    answer_silent: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class CaseMessage(Base):

@@ -220,6 +220,24 @@ class Cases:
             self._outbox.poke()
         return case_id is not None
 
+    async def set_answer_window(
+        self, pseudonym: str, code: str, start: int | None, end: int | None, silent: bool
+    ) -> bool:
+        """The person chose when answers to their open case may arrive (issue 13, safe
+        times; the outbox keeps to it). The card is drawn again with it."""
+        async with self._sessions.begin() as session:
+            case_id = await session.scalar(
+                update(Case)
+                .where(Case.person == pseudonym, Case.code == code, Case.status == "open")
+                .values(answer_from=start, answer_until=end, answer_silent=silent)
+                .returning(Case.id)
+            )
+            if case_id is not None:
+                enqueue(session, "card_update", case_id, said="window")
+        if case_id is not None:
+            self._outbox.poke()
+        return case_id is not None
+
     async def recently_closed(self, pseudonym: str, days: int) -> str | None:
         """The code of the person's case closed in the last `days` days (by them or by
         staff; not once erased), which what they write now may open again."""

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -36,6 +37,9 @@ TO_PERSON = frozenset(
     {"to_person", "closed_notice", "confirmation"}
     | {"referral_ask", "referral_follow_up", "rights_page"}  # issue 17
 )
+# Person-bound kinds that keep to the case's safe times (Case.answer_from/answer_until): the
+# confirmation of a request just sent is not held (the person is at the phone right now).
+WINDOWED = TO_PERSON - {"confirmation"}
 # A claimed row is someone's for this long; a sender that died frees it by simply expiring.
 LEASE = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(minutes=5)
@@ -91,10 +95,18 @@ def backoff(attempts: int) -> timedelta:
 
 
 class Outbox:
-    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        zone: ZoneInfo | None = None,
+    ) -> None:
         self._engine = engine
         self._sessions = sessions
         self._listeners: list[Callable[[], None]] = []
+        self.zone = zone or ZoneInfo("Asia/Almaty")
+        # What "now" is for the safe times (tests shift it instead of waiting for an hour).
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def on_new(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
@@ -118,6 +130,21 @@ class Outbox:
         t = OutboxMessage
         return ~and_(t.kind.in_(TO_PERSON), exists().where(HeldChat.person == Case.person))
 
+    def _in_window(self) -> ColumnElement[bool]:
+        """Not an answer outside the hours its person chose (Case.answer_from/until). The
+        local hour is a parameter: the same SQL on SQLite and PostgreSQL. The sender claims
+        again at least once a second, so a window that opens is noticed at once. Needs Case
+        joined to the outbox row (no case: no window)."""
+        hour = self.clock().astimezone(self.zone).hour
+        start, end = Case.answer_from, Case.answer_until
+        return or_(
+            start.is_(None),
+            end.is_(None),
+            ~OutboxMessage.kind.in_(WINDOWED),
+            and_(start <= end, start <= hour, end > hour),
+            and_(start > end, or_(start <= hour, end > hour)),  # past midnight: 22-7
+        )
+
     async def claim_next(self, recent: Sequence[int] = ()) -> OutboxItem | None:
         """Claim a due row, never ahead of an older pending row of the same case (a case's
         messages arrive in order), and mark it as being sent now (see
@@ -130,11 +157,21 @@ class Outbox:
         for _race in range(3):  # another instance took the row between the two statements
             now = datetime.now(UTC)
             pick = (
-                select(t.id, t.kind, t.case_id, t.payload, t.attempts, t.sending_since, t.quiet)
+                select(
+                    t.id,
+                    t.kind,
+                    t.case_id,
+                    t.payload,
+                    t.attempts,
+                    t.sending_since,
+                    t.quiet,
+                    Case.answer_silent,
+                )
                 .where(
                     self._free(now),
                     t.due_at <= now,
                     self._not_held(),
+                    self._in_window(),
                     ~exists().where(
                         earlier.case_id == t.case_id,
                         earlier.status == "pending",
@@ -170,7 +207,8 @@ class Outbox:
                     json.loads(row.payload),
                     row.attempts,
                     uncertain=row.sending_since is not None,
-                    quiet=bool(row.quiet),
+                    # Held after a quick exit, or the person asked for no sound.
+                    quiet=bool(row.quiet or (row.answer_silent and row.kind in TO_PERSON)),
                 )
         return None
 
@@ -304,7 +342,7 @@ class Outbox:
             due: datetime | None = await session.scalar(
                 select(func.min(OutboxMessage.due_at))
                 .outerjoin(Case, Case.id == OutboxMessage.case_id)
-                .where(OutboxMessage.status == "pending", self._not_held())
+                .where(OutboxMessage.status == "pending", self._not_held(), self._in_window())
             )
             return due
 

@@ -101,6 +101,7 @@ NOTICES = {
 CARD_LINES = {
     "closed": N_("👤 The person closed this request."),
     "forgotten": N_("👤 The person erased their data (/forget): they can no longer be answered."),
+    "window": N_("👤 The person changed when answers may reach them."),
 }
 TOO_BIG_FROM_PERSON = N_(
     "📎 The person sent a document over 20 MB. It was not passed on: the bot can hide the "

@@ -27,9 +27,50 @@ from handlers.screens.follow_ups import UNSENT, answer_now, follow_up_note
 
 def cases_markup(v: Viewer, codes: list[str]) -> list[list[InlineKeyboardButton]]:
     return [
-        [button(v._("Close {code}").format(code=code), callbacks.close_my_case(code))]
+        [
+            button(v._("Close {code}").format(code=code), callbacks.close_my_case(code)),
+            button(v._("Answer times {code}").format(code=code), callbacks.answer_windows(code)),
+        ]
         for code in codes
     ]
+
+
+def window_label(v: Viewer, choice: str) -> str:
+    if choice == "any":
+        return v._("Any time")
+    if choice == "quiet":
+        return v._("Any time, without sound")
+    start, end = choice.split("-")
+    return v._("Only {start}:00–{end}:00").format(start=start, end=end)
+
+
+async def choose_window(update: Update, context: QorgauContext) -> None:
+    """Safe times (issue 13): when answers to this request may arrive; outside them they
+    wait and are not lost."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    v = await viewer(update, context)
+    code = callbacks.parse_answer_windows(query.data)
+    rows = [
+        [button(window_label(v, choice), callbacks.answer_window(code, choice))]
+        for choice in callbacks.ANSWER_WINDOWS
+    ]
+    rows.append([button(v._("Main menu"), callbacks.MENU)])
+    text = v._(
+        "{code}: when may our answers reach you? An answer written at another time waits "
+        "and arrives when your hours begin (Almaty time)."
+    ).format(code=code)
+    await show(update, context, v, text, keyboard(v, rows))
+
+
+async def set_window(update: Update, context: QorgauContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    v = await viewer(update, context)
+    code, start, end, silent = callbacks.parse_answer_window(query.data)
+    saved = await v.services.cases.set_answer_window(v.pseudonym, code, start, end, silent)
+    prefix = v._("Saved: answers to {code} will keep to your choice.").format(code=code)
+    await list_cases(update, context, prefix=f"{prefix}\n\n" if saved else "")
 
 
 async def list_cases(update: Update, context: QorgauContext, prefix: str = "") -> None:
@@ -150,6 +191,12 @@ def register(application: QorgauApplication) -> None:
     )
     application.add_handler(
         CallbackQueryHandler(close_case, pattern=callbacks.CLOSE_MY_CASE_PATTERN)
+    )
+    application.add_handler(
+        CallbackQueryHandler(choose_window, pattern=callbacks.ANSWER_WINDOWS_PATTERN)
+    )
+    application.add_handler(
+        CallbackQueryHandler(set_window, pattern=callbacks.ANSWER_WINDOW_PATTERN)
     )
     application.add_handler(
         CallbackQueryHandler(send_to_closed, pattern=callbacks.SEND_TO_CLOSED_PATTERN)

@@ -67,6 +67,8 @@ def card_text(
     ]
     if not case.may_answer:
         lines.append(escape(t.gettext("The person asked not to be answered.")))
+    elif window := answer_window_line(t, case):
+        lines.append("🕘 " + escape(window))
     lines += ["", escape(case.description or t.gettext("(no description)"))]
     if case.status == CaseStatus.CLOSED:
         outcome = t.gettext(OUTCOMES[Outcome(case.outcome)]) if case.outcome in OUTCOMES else ""
@@ -84,6 +86,21 @@ def card_text(
     elif pings:
         lines += ["", "🔔 " + ", ".join(mention(m) for m in pings)]
     return "\n".join(lines)
+
+
+def answer_window_line(t: Translations, case: Case) -> str:
+    """When the person's answers may arrive (issue 13, safe times); empty: any time, with a
+    sound. The outbox keeps to it (bot/services/outbox.py, Outbox._in_window)."""
+    parts = []
+    if case.answer_from is not None and case.answer_until is not None:
+        parts.append(
+            t.gettext("Answers reach them only {start}:00–{end}:00").format(
+                start=case.answer_from, end=case.answer_until
+            )
+        )
+    if case.answer_silent:
+        parts.append(t.gettext("without sound") if parts else t.gettext("Answers without sound"))
+    return " · ".join(parts)
 
 
 def risk_line(t: Translations, case: Case) -> str:
