@@ -7,16 +7,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.app import QorgauContext
 from bot.settings import Settings
 from bot.workers.sweeps import flag_stale_directory, follow_up_referrals
 from handlers.callbacks import AnswerAction, ReferralAnswer
-from models import OutboxMessage, Referral
+from models import Case, OutboxMessage, Referral
 from tests.botapi import BotApi
 from tests.conftest import ADMIN_ID, make_settings
-from tests.flows import REPORT, report, tr
+from tests.flows import REPORT, report, tap_all, tr
 from tests.harness import Harness, Person, Volunteer
 from tests.test_staff import audit_actions, delivered, join_as
 
@@ -251,16 +251,20 @@ async def test_only_the_owner_or_a_coordinator_may_refer(harness: Harness) -> No
     assert (referral.service, referral.proposed_by) == ("police_102", 7254)
 
 
+async def referral_made(harness: Harness, staff_id: int, person_id: int) -> Person:
+    """A case taken, a referral to 111 agreed (the person may be asked later) and made."""
+    dana, person, code = await taken_case(harness, staff_id, person_id)
+    await refer(harness, dana, code, "111 contact centre: rights of families, women…")
+    await tap_all(person, ["Yes, I agree", "Done", "Yes, you may ask"])
+    await delivered(harness)
+    await dana.press(dana.staff_messages()[-1], "Referral made")
+    return person
+
+
 async def test_the_follow_up_question_waits_while_the_person_is_away(harness: Harness) -> None:
     """A person who left with "Exit and clear chat" is not asked whether they got help until
     they write again; the question then comes without a sound. The owner is reminded as usual."""
-    dana, person, code = await taken_case(harness, 7251, 7252)
-    await refer(harness, dana, code, "111 contact centre: rights of families, women…")
-    await person.tap("Yes, I agree")
-    await person.tap("Done")
-    await person.tap("Yes, you may ask")
-    await delivered(harness)
-    await dana.press(dana.staff_messages()[-1], "Referral made")
+    person = await referral_made(harness, 7251, 7252)
     await person.send("/start")
     await person.tap("Exit and clear chat")
     await delivered(harness)  # the staff notice that the person left in a hurry
@@ -295,3 +299,36 @@ async def test_the_follow_up_question_waits_while_the_person_is_away(harness: Ha
     )
     assert question.params.get("disable_notification") is True
     await delivered(harness)
+
+
+async def test_the_follow_up_question_keeps_to_the_persons_safe_times(harness: Harness) -> None:
+    """A person who chose hours for answers is asked whether they got help within them."""
+    person = await referral_made(harness, 7261, 7262)
+    assert harness.app is not None
+    services, outbox = harness.app.services, harness.app.services.outbox
+    hour = outbox.clock().astimezone(outbox.zone).hour
+    async with services.sessions.begin() as session:  # hours from 2 to 3 hours from now
+        await session.execute(
+            update(Case)
+            .where(Case.person.isnot(None))
+            .values(answer_from=(hour + 2) % 24, answer_until=(hour + 3) % 24)
+        )
+    before = len(harness.api.calls)
+    await follow_up_referrals(context(harness), now=datetime.now(UTC) + timedelta(days=8))
+
+    async def nothing_left_to_send() -> bool:
+        return await outbox.next_due() is None
+
+    await harness.until(nothing_left_to_send)  # the owner's reminder went; the question waits
+    assert any("Please follow up" in str(c.params.get("text")) for c in harness.api.calls[before:])
+    assert not any(c.params.get("chat_id") == person.user.id for c in harness.api.calls[before:])
+    now = outbox.clock()
+    outbox.clock = lambda: now + timedelta(hours=2)  # the person's hours begin
+    await harness.api.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and c.params.get("chat_id") == person.user.id
+            and str(c.params.get("text")).startswith("Helpline: some days ago we referred you")
+        ),
+        after=before,
+    )
