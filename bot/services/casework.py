@@ -141,6 +141,24 @@ class Casework:
         if case.taken_by not in (None, staff_id) and role not in SENIOR_ROLES:
             raise NotYourCase(case)
 
+    @staticmethod
+    def _open(case: Case | None) -> Case:
+        """The case if it exists and is open; refused (raised) otherwise."""
+        if case is None:
+            raise NoSuchCase
+        if case.status != CaseStatus.OPEN:
+            raise CaseClosed(case)
+        return case
+
+    @classmethod
+    def _answerable(cls, case: Case | None, staff_id: int, role: Role) -> Case:
+        """An open case with a reply address that this volunteer may answer."""
+        case = cls._open(case)
+        cls._refuse_if_not_owner(case, staff_id, role)
+        if case.reply_to is None:
+            raise NoReplyAddress(case)
+        return case
+
     async def _audit_refusal(self, error: NotYourCase, staff_id: int, what: str) -> None:
         await self._staff.refused(staff_id, f"{what} {error.code}", case_id=error.case_id)
 
@@ -157,11 +175,7 @@ class Casework:
         role = await self._role(staff_id)
         try:
             async with self._sessions.begin() as session:
-                case = await self._case(session, code)
-                if case is None:
-                    raise NoSuchCase
-                if case.status != CaseStatus.OPEN:
-                    raise CaseClosed(case)
+                case = self._open(await self._case(session, code))
                 if owner_only is not None:
                     self._refuse_if_not_owner(case, staff_id, role)
                 change(session, case)
@@ -174,11 +188,7 @@ class Casework:
         role = await self._role(staff_id)
         try:
             async with self._sessions.begin() as session:
-                case = await self._case(session, code)
-                if case is None:
-                    raise NoSuchCase
-                if case.status != CaseStatus.OPEN:
-                    raise CaseClosed(case)
+                case = self._open(await self._case(session, code))
                 if case.taken_by not in (None, staff_id):
                     raise CaseTaken(case)
                 await self._take_free(session, case, staff_id, role)
@@ -221,14 +231,7 @@ class Casework:
         role = await self._role(staff_id)
         try:
             async with self._sessions.begin() as session:
-                case = await self._case(session, code)
-                if case is None:
-                    raise NoSuchCase
-                if case.status != CaseStatus.OPEN:
-                    raise CaseClosed(case)
-                self._refuse_if_not_owner(case, staff_id, role)
-                if case.reply_to is None:
-                    raise NoReplyAddress(case)
+                case = self._answerable(await self._case(session, code), staff_id, role)
                 await self._take_free(session, case, staff_id, role)
                 yield session, case
         except NotYourCase as error:
@@ -410,14 +413,7 @@ class Casework:
         file: dict[str, Any] | None,
     ) -> Case:
         async with self._sessions.begin() as session:
-            case = await session.get(Case, case_id)
-            if case is None:
-                raise NoSuchCase
-            if case.status != CaseStatus.OPEN:
-                raise CaseClosed(case)
-            self._refuse_if_not_owner(case, staff_id, role)
-            if case.reply_to is None:
-                raise NoReplyAddress(case)
+            case = self._answerable(await session.get(Case, case_id), staff_id, role)
             if await session.get(RelayLink, (chat_id, message_id)) is not None:
                 return case  # this staff message was relayed already
             await self._take_free(session, case, staff_id, role)
