@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -49,6 +50,8 @@ MAX_CONCURRENT_UPDATES = 64
 # How often an instance looks again at a chat another instance is handling.
 LEASE_POLL_SECONDS = 0.02
 WORKERS_STOP_SECONDS = 15
+# Set while this task handles an update (its writes can go with the update's transaction).
+_HANDLING: ContextVar[bool] = ContextVar("handling", default=False)
 
 
 @dataclass
@@ -192,6 +195,7 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
 
     async def process_update(self, update: object) -> None:
         self.in_flight += 1
+        handling = _HANDLING.set(True)
         try:
             if await self._begin(update):
                 await super().process_update(update)
@@ -204,6 +208,7 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
             else:
                 self.updates_skipped += 1
         finally:
+            _HANDLING.reset(handling)
             self.in_flight -= 1
             if isinstance(update, Update):
                 self.last_update_id = max(self.last_update_id, update.update_id)
@@ -312,6 +317,14 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         one of their own; a crash before it replays the update)."""
         assert isinstance(self.persistence, DatabasePersistence)
         self.persistence.add(*statements)
+
+    def write_with_update_if_any(self, *statements: Executable) -> bool:
+        """`write_with_update` when an update is being handled here (False otherwise: a
+        job's caller writes them itself)."""
+        if not _HANDLING.get():
+            return False
+        self.write_with_update(*statements)
+        return True
 
     async def update_persistence(self) -> None:
         """PTB's own calls (its periodic job, stopping) get written at once too."""

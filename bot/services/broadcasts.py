@@ -32,6 +32,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     update,
 )
@@ -274,6 +275,23 @@ class Broadcasts:
     async def get(self, broadcast_id: int) -> Broadcast | None:
         async with self._sessions() as session:
             return await session.get(Broadcast, broadcast_id)
+
+    async def anything_to_do(self, now: datetime) -> bool:
+        """A campaign under way, or a scheduled one whose time has come: the broadcaster's
+        idle check, one small read (the campaigns table holds a few rows a month), so an
+        idle bot does not take the cross-instance lock and run three queries every cycle."""
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(Broadcast.id)
+                .where(
+                    or_(
+                        Broadcast.status.in_(("running", "paused")),
+                        and_(Broadcast.status == "scheduled", Broadcast.scheduled_at <= now),
+                    )
+                )
+                .limit(1)
+            )
+            return found is not None
 
     async def running(self) -> list[int]:
         async with self._sessions() as session:

@@ -169,7 +169,6 @@ class Cases:
                             attachment.message_id,
                             attachment.file,
                         )
-                self._outbox.poke()
                 return code
             except IntegrityError:
                 # The random code was taken (draw another), or the same flow was sent at the
@@ -194,7 +193,6 @@ class Cases:
                 text=text,
                 markup=markup,
             )
-        self._outbox.poke()
 
     async def of_person(self, pseudonym: str, *, open_only: bool = True) -> list[CaseSummary]:
         query = select(Case).where(Case.person == pseudonym).order_by(Case.created_at)
@@ -216,8 +214,6 @@ class Cases:
                 audit(session, PERSON_OR_BOT, AuditAction.CLOSE, case_id, ClosedBy.PERSON)
                 # The card says so at once (its topic closes too).
                 enqueue(session, "card_update", case_id, said="closed")
-        if case_id is not None:
-            self._outbox.poke()
         return case_id is not None
 
     async def set_answer_window(
@@ -234,8 +230,6 @@ class Cases:
             )
             if case_id is not None:
                 enqueue(session, "card_update", case_id, said="window")
-        if case_id is not None:
-            self._outbox.poke()
         return case_id is not None
 
     async def recently_closed(self, pseudonym: str, days: int) -> str | None:
@@ -282,7 +276,6 @@ class Cases:
             assert created_at is not None
             await forget_day(session, created_at)  # that day has an open case again
             enqueue(session, "staff_notice", case_id, notice="reopened")
-        self._outbox.poke()
         return True
 
     async def _add_message(
@@ -354,5 +347,4 @@ class Cases:
                 return FollowUp(case.code, added=False)
             await self._add_message(session, case.id, chat_id, media, text, source_message_id, file)
             code: str = case.code
-        self._outbox.poke()
         return FollowUp(code, added=True)

@@ -83,6 +83,14 @@ class Target:
     answer: bool
 
 
+@dataclass(frozen=True)
+class StaffMessage:
+    """A message in a staff chat about a case, and its author's role (None: not staff)."""
+
+    target: Target
+    role: Role | None
+
+
 def effective_risk(case: Case) -> RiskLevel | None:
     """The risk staff set; until someone does, an urgent case counts as high."""
     if case.risk in set(RiskLevel):
@@ -278,7 +286,6 @@ class Casework:
             enqueue(session, OutboxKind.CARD_UPDATE, case.id)  # its topic closes
 
         result = await self._act(code, staff_id, change, owner_only=AuditAction.CLOSE)
-        self._outbox.poke()
         return result
 
     async def may_work(self, code: str, staff_id: int, what: str) -> Case:
@@ -344,31 +351,63 @@ class Casework:
         thread_id: int | None,
         quoted: str | None = None,
     ) -> Target | None:
+        async with self._sessions() as session:
+            return await self._target_in(session, chat_id, reply_to_id, thread_id, quoted)
+
+    async def staff_message(
+        self,
+        chat_id: int,
+        default_chat: int,
+        reply_to_id: int | None,
+        thread_id: int | None,
+        quoted: str | None,
+        staff_id: int,
+        name: str,
+    ) -> StaffMessage | None:
+        """A message in a staff chat (None if the chat is none of ours, `default_chat` or
+        a routed one, or the message is
+        about no case): its case and its author's role, with the author's name kept as
+        Telegram shows it now. One transaction (the hot path of every answer)."""
+        async with self._sessions.begin() as session:
+            if not await self._staff.is_staff_chat(session, chat_id, default_chat):
+                return None
+            target = await self._target_in(session, chat_id, reply_to_id, thread_id, quoted)
+            if target is None:
+                return None
+            return StaffMessage(target, await self._staff.role_in(session, staff_id, name))
+
+    async def _target_in(
+        self,
+        session: AsyncSession,
+        chat_id: int,
+        reply_to_id: int | None,
+        thread_id: int | None,
+        quoted: str | None = None,
+    ) -> Target | None:
         """What a staff-chat message is about: by the message it replies to (linked to a
         case: an answer; a note: a note), else by the text of that message (`quoted`: the
         bot's own card or relayed message, whose id it may never have learnt when Telegram
         took it but the answer was lost), else by the forum topic it was written in (a note:
         a plain message in a topic replies, for Telegram, to the topic's first message)."""
-        async with self._sessions() as session:
-            if reply_to_id is not None:
-                link = await session.get(RelayLink, (chat_id, reply_to_id))
-                if link is not None:
-                    return await self._target(session, link.case_id, answer=True)
-                note_of = await session.scalar(
-                    select(CaseNote.case_id)
-                    .where(CaseNote.chat_id == chat_id, CaseNote.message_id == reply_to_id)
-                    .limit(1)
-                )
-                if note_of is not None:
-                    return await self._target(session, note_of, answer=False)
-            code = code_of_bot_message(quoted)
-            if code is not None and (case := await self._case(session, code)) is not None:
-                return Target(case, answer=True)
-            if thread_id is not None:
-                in_topic: Case | None = await session.scalar(
-                    select(Case).where(Case.staff_chat_id == chat_id, Case.topic_id == thread_id)
-                )
-                return Target(in_topic, answer=False) if in_topic is not None else None
+        if reply_to_id is not None:
+            link = await session.get(RelayLink, (chat_id, reply_to_id))
+            if link is not None:
+                return await self._target(session, link.case_id, answer=True)
+            note_of = await session.scalar(
+                select(CaseNote.case_id)
+                .where(CaseNote.chat_id == chat_id, CaseNote.message_id == reply_to_id)
+                .limit(1)
+            )
+            if note_of is not None:
+                return await self._target(session, note_of, answer=False)
+        code = code_of_bot_message(quoted)
+        if code is not None and (case := await self._case(session, code)) is not None:
+            return Target(case, answer=True)
+        if thread_id is not None:
+            in_topic: Case | None = await session.scalar(
+                select(Case).where(Case.staff_chat_id == chat_id, Case.topic_id == thread_id)
+            )
+            return Target(in_topic, answer=False) if in_topic is not None else None
         return None
 
     @staticmethod
@@ -385,9 +424,11 @@ class Casework:
         media: str,
         text: str | None,
         file: dict[str, Any] | None = None,
+        role: Role | None = None,
     ) -> Case:
-        """Queue a staff message for the person (as "Helpline"), taking the case if free."""
-        role = await self._role(staff_id)
+        """Queue a staff message for the person (as "Helpline"), taking the case if free.
+        `role`: the author's, if it was just read (Casework.staff_message)."""
+        role = role or await self._role(staff_id)
         try:
             case = await self._queue_reply(
                 case_id, staff_id, role, chat_id, message_id, media, text, file
@@ -398,7 +439,6 @@ class Casework:
         except TooManyOpen as error:
             await self._audit_limit(error, staff_id, AuditAction.REPLY)
             raise
-        self._outbox.poke()
         return case
 
     async def _queue_reply(
@@ -507,6 +547,4 @@ class Casework:
                 if affected(claimed):
                     enqueue(session, OutboxKind.ESCALATION, case.id, round=case.escalations + 1)
                     codes.append(case.code)
-        if codes:
-            self._outbox.poke()
         return codes

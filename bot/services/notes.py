@@ -123,7 +123,6 @@ class Notes:
                 **mark_payload(chat_id, message_id, thread, MARK_NOTE),
             )
             written = Written(_note(row), case.code, case.taken_by)
-        self._outbox.poke()
         return written
 
     @staticmethod

@@ -18,6 +18,7 @@ from sqlalchemy import (
     and_,
     case,
     delete,
+    event,
     exists,
     func,
     literal,
@@ -26,10 +27,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from bot.db import affected
-from models import Case, HeldChat, OutboxMessage
+from models import Case, HeldChat, OutboxMessage, StaffMember
 
 # Kinds of message that go to the person (the rest go to staff). A case's messages arrive in
 # order in each direction; one direction never waits for the other.
@@ -87,6 +88,26 @@ class OutboxItem:
     uncertain: bool = False
     # Held while the person had left in a hurry: sent without a sound.
     quiet: bool = False
+    # Read with the claim, in its transaction (the sender would otherwise ask for each
+    # separately): the row's case and the volunteer who has taken it.
+    case: Case | None = None
+    taker: StaffMember | None = None
+
+
+@dataclass(frozen=True)
+class NothingDue:
+    """The claim found nothing to send; `next_due` is when something falls due (a retry, a
+    lease running out), read in the same transaction. None: nothing pending at all."""
+
+    next_due: datetime | None
+    # Another row was due besides the one claimed (a second worker may look).
+    more: bool = False
+
+
+@dataclass(frozen=True)
+class Claimed:
+    item: OutboxItem
+    more: bool  # another row was due too: one more worker may look
 
 
 def backoff(attempts: int) -> timedelta:
@@ -105,8 +126,49 @@ class Outbox:
         self._sessions = sessions
         self._listeners: list[Callable[[], None]] = []
         self.zone = zone or ZoneInfo("Asia/Almaty")
-        # What "now" is for the safe times (tests shift it instead of waiting for an hour).
-        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._watch()
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """What "now" is for the safe times (tests shift it instead of waiting for an hour)."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], datetime]) -> None:
+        # Time moved on: the sender looks again at once, as it does when an hour strikes
+        # (Sender._sleep waits no longer than until the next full hour).
+        self._clock = clock
+        self.poke()
+
+    def _watch(self) -> None:
+        """Any transaction of ours that adds outbox rows wakes the sender when it commits
+        (SQLAlchemy session events), wherever the rows were added: the sender need not
+        look every second for rows nobody announced."""
+        own = self._sessions.kw.get("sync_session_class")
+        if own is None or own is Session:
+            return  # a plain maker (some tools): the sender's IDLE_POLL finds the rows
+
+        def flushed(session: Session, _context: object) -> None:
+            if any(isinstance(row, OutboxMessage) for row in session.new):
+                session.info["outbox_added"] = True
+
+        def committed(session: Session) -> None:
+            if session.info.pop("outbox_added", False):
+                self.poke()
+
+        def rolled_back(session: Session, _previous: object) -> None:
+            session.info.pop("outbox_added", None)
+
+        event.listen(own, "after_flush", flushed)
+        event.listen(own, "after_commit", committed)
+        event.listen(own, "after_soft_rollback", rolled_back)
+
+    def until_next_hour(self, now: datetime) -> float:
+        """Seconds until the next full hour, local time: safe times open on the hour."""
+        local = now.astimezone(self.zone)
+        top = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        return (top - local).total_seconds() + 0.01
 
     def on_new(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
@@ -146,61 +208,74 @@ class Outbox:
         )
 
     async def claim_next(self, recent: Sequence[int] = ()) -> OutboxItem | None:
-        """Claim a due row, never ahead of an older pending row of the same case (a case's
-        messages arrive in order), and mark it as being sent now (see
-        OutboxMessage.sending_since): the caller sends it at once. None when nothing is due.
+        """Claim a due row (see `claim`); None when nothing is due."""
+        claimed = await self.claim(recent)
+        return claimed.item if isinstance(claimed, Claimed) else None
+
+    def _pick(self, now: datetime, recent: Sequence[int]) -> Any:
+        """The next due row (and one more, to know if there is another), never ahead of an
+        older pending row of the same case in the same direction (a case's messages arrive
+        in order), with its case and the volunteer who took it.
 
         Fair: new cards first, then urgent cases, then cases not among `recent` (the cases
         served last), oldest first: one case with a thousand rows waits its turn like others."""
         t, earlier = OutboxMessage, aliased(OutboxMessage)
         served = case((t.case_id.in_(list(recent)), 1), else_=0) if recent else literal(0)
+        return (
+            select(t, Case, StaffMember)
+            .where(
+                self._free(now),
+                t.due_at <= now,
+                self._not_held(),
+                self._in_window(),
+                ~exists().where(
+                    earlier.case_id == t.case_id,
+                    earlier.status == "pending",
+                    earlier.id < t.id,
+                    earlier.kind.in_(TO_PERSON) == t.kind.in_(TO_PERSON),
+                ),
+            )
+            .outerjoin(Case, Case.id == t.case_id)
+            .outerjoin(StaffMember, StaffMember.telegram_id == Case.taken_by)
+            .order_by(
+                case((t.kind == "card", 0), else_=1),
+                case((Case.urgent.is_(True), 0), else_=1),
+                served,
+                t.id,
+            )
+            .limit(2)
+            .with_for_update(skip_locked=True, of=t)  # PostgreSQL; SQLite: one writer
+        )
+
+    async def claim(
+        self, recent: Sequence[int] = (), finished: Sequence[Executable] = ()
+    ) -> Claimed | NothingDue:
+        """Claim a due row and mark it as being sent now (see OutboxMessage.sending_since):
+        the caller sends it at once. `finished`: the statements that mark the caller's last
+        row sent, written in the same transaction (one transaction per message, not two).
+        When nothing is due, says when something will be, from the same transaction: an
+        idle sender asks the database once per wait, not twice."""
+        t = OutboxMessage
         for _race in range(3):  # another instance took the row between the two statements
             now = datetime.now(UTC)
-            pick = (
-                select(
-                    t.id,
-                    t.kind,
-                    t.case_id,
-                    t.payload,
-                    t.attempts,
-                    t.sending_since,
-                    t.quiet,
-                    Case.answer_silent,
-                )
-                .where(
-                    self._free(now),
-                    t.due_at <= now,
-                    self._not_held(),
-                    self._in_window(),
-                    ~exists().where(
-                        earlier.case_id == t.case_id,
-                        earlier.status == "pending",
-                        earlier.id < t.id,
-                        earlier.kind.in_(TO_PERSON) == t.kind.in_(TO_PERSON),
-                    ),
-                )
-                .outerjoin(Case, Case.id == t.case_id)
-                .order_by(
-                    case((t.kind == "card", 0), else_=1),
-                    case((Case.urgent.is_(True), 0), else_=1),
-                    served,
-                    t.id,
-                )
-                .limit(1)
-                .with_for_update(skip_locked=True, of=t)  # PostgreSQL; SQLite: one writer
-            )
-            async with self._engine.begin() as connection:
-                row = (await connection.execute(pick)).first()
-                if row is None:
-                    return None
+            async with self._sessions.begin() as session:
+                for statement in finished:
+                    await session.execute(statement)
+                finished = ()
+                rows = (await session.execute(self._pick(now, recent))).all()
+                if not rows:
+                    return NothingDue(await self._next_due(session, now))
+                row, case_row, taker = rows[0]
+                silent = case_row is not None and case_row.answer_silent
                 # Compare-and-set: a second sender (another instance) cannot take it too.
-                claimed = await connection.execute(
+                claimed = await session.execute(
                     update(t)
                     .where(t.id == row.id, self._free(now))
                     .values(lease_until=now + LEASE, sending_since=now)
+                    .execution_options(synchronize_session=False)
                 )
             if affected(claimed) == 1:
-                return OutboxItem(
+                item = OutboxItem(
                     row.id,
                     row.kind,
                     row.case_id,
@@ -208,9 +283,20 @@ class Outbox:
                     row.attempts,
                     uncertain=row.sending_since is not None,
                     # Held after a quick exit, or the person asked for no sound.
-                    quiet=bool(row.quiet or (row.answer_silent and row.kind in TO_PERSON)),
+                    quiet=bool(row.quiet or (silent and row.kind in TO_PERSON)),
+                    case=case_row,
+                    taker=taker,
                 )
-        return None
+                return Claimed(item, more=len(rows) > 1)
+        return NothingDue(now)
+
+    def sent_now(self, item_id: int) -> Executable:
+        """The statement that marks a row sent (see `claim`'s `finished`)."""
+        return (
+            update(OutboxMessage)
+            .where(OutboxMessage.id == item_id)
+            .values(status="sent", sent_at=datetime.now(UTC), lease_until=None, sending_since=None)
+        )
 
     async def sent(self, item_id: int, *outcome: Executable) -> None:
         """Mark a row sent, with what its delivery changed (`outcome`) in the same
@@ -293,7 +379,6 @@ class Outbox:
             )
             for case_id in open_ids:
                 enqueue(session, "staff_notice", case_id, notice="left")
-        self.poke()
         return open_ids
 
     def released(self, pseudonym: str) -> list[Executable]:
@@ -339,12 +424,19 @@ class Outbox:
 
     async def next_due(self) -> datetime | None:
         async with self._sessions() as session:
-            due: datetime | None = await session.scalar(
-                select(func.min(OutboxMessage.due_at))
-                .outerjoin(Case, Case.id == OutboxMessage.case_id)
-                .where(OutboxMessage.status == "pending", self._not_held(), self._in_window())
-            )
-            return due
+            return await self._next_due(session, datetime.now(UTC))
+
+    async def _next_due(self, session: AsyncSession, now: datetime) -> datetime | None:
+        """When the next pending row may be claimed: its due time, or for a row being sent
+        (leased), when the lease runs out. Rows held or outside their safe times wait for
+        the person, not for a time, and are left out."""
+        t = OutboxMessage
+        due: datetime | None = await session.scalar(
+            select(func.min(case((t.lease_until > now, t.lease_until), else_=t.due_at)))
+            .outerjoin(Case, Case.id == t.case_id)
+            .where(t.status == "pending", self._not_held(), self._in_window())
+        )
+        return due
 
     async def prune_sent(self, now: datetime | None = None) -> int:
         """Delete rows sent more than KEEP_SENT ago (found by the status, due_at index)."""

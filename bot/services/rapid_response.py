@@ -155,8 +155,6 @@ class RapidResponse:
                 if affected(claimed):
                     enqueue(session, STEP_OVERDUE, case_id, step=key)
                     told += 1
-        if told:
-            self._outbox.poke()
         return told
 
     async def medians(

@@ -161,7 +161,6 @@ class Referrals:
             audit(session, staff_id, "refer", case.id, service.id)
             enqueue(session, "referral_ask", case.id, referral=referral.id)
             enqueue(session, "referral_staff", case.id, referral=referral.id, event="proposed")
-        self._outbox.poke()
         return referral
 
     async def send_page(self, code: str, staff_id: int, key: str) -> None:
@@ -171,7 +170,6 @@ class Referrals:
         async with self._working_on(code, staff_id, "rights page") as (session, case):
             audit(session, staff_id, "rights page", case.id, key)
             enqueue(session, "rights_page", case.id, page=key)
-        self._outbox.poke()
 
     async def get(self, referral_id: int) -> tuple[Referral, Case] | None:
         async with self._sessions() as session:
@@ -210,7 +208,6 @@ class Referrals:
                 referral=referral.id,
                 event=referral.status,
             )
-        self._outbox.poke()
         return referral
 
     async def answer(
@@ -309,8 +306,6 @@ class Referrals:
                 if ask:
                     enqueue(session, "referral_follow_up", referral.case_id, referral=referral.id)
                 done.append(referral.id)
-        if done:
-            self._outbox.poke()
         return done
 
     async def wrote_as_child(self, pseudonym: str) -> bool:
@@ -367,5 +362,4 @@ class Referrals:
                         created_at=now,
                     )
                 )
-        self._outbox.poke()
         return len(admins)

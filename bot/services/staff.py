@@ -39,7 +39,7 @@ class Removal:
     invites_revoked: int
 
 
-def _member(row: StaffMember) -> Member:
+def member(row: StaffMember) -> Member:
     return Member(row.telegram_id, row.role, row.name, row.on_duty)
 
 
@@ -72,14 +72,35 @@ class Staff:
     async def get(self, telegram_id: int) -> Member | None:
         async with self._sessions() as session:
             row = await session.get(StaffMember, telegram_id)
-            return _member(row) if row else None
+            return member(row) if row else None
 
     async def role_of(self, telegram_id: int) -> Role | None:
         """The person's role on the line (ADMIN_IDS are admins whatever the roster says)."""
         if telegram_id in self._admin_ids:
             return Role.ADMIN
-        member = await self.get(telegram_id)
-        return Role(member.role) if member is not None else None
+        found = await self.get(telegram_id)
+        return Role(found.role) if found is not None else None
+
+    async def role_in(self, session: AsyncSession, telegram_id: int, name: str) -> Role | None:
+        """`role_of`, in the caller's transaction, keeping the member's name as Telegram
+        shows it now (see `touch_name`)."""
+        row = await session.get(StaffMember, telegram_id)
+        if row is not None and row.name != name[:64]:
+            row.name = name[:64]
+        if telegram_id in self._admin_ids:
+            return Role.ADMIN
+        return Role(row.role) if row is not None else None
+
+    @staticmethod
+    async def is_staff_chat(session: AsyncSession, chat_id: int, default_chat: int) -> bool:
+        """The staff chat, or one a routing rule sends cases to (in the caller's
+        transaction): `staff_chats` without reading every rule."""
+        if chat_id == default_chat:
+            return True
+        found = await session.scalar(
+            select(RoutingRule.id).where(RoutingRule.chat_id == chat_id).limit(1)
+        )
+        return found is not None
 
     async def is_admin(self, telegram_id: int) -> bool:
         return await self.role_of(telegram_id) is Role.ADMIN
@@ -144,7 +165,7 @@ class Staff:
         if on_duty is not None:
             query = query.where(StaffMember.on_duty == on_duty)
         async with self._sessions() as session:
-            return [_member(row) for row in (await session.scalars(query)).all()]
+            return [member(row) for row in (await session.scalars(query)).all()]
 
     async def anyone_on_duty(self) -> bool:
         async with self._sessions() as session:

@@ -150,9 +150,10 @@ class Broadcaster:
         while True:
             try:
                 # One instance sends at a time, so BROADCAST_RATE holds for the bot as a whole.
-                async with if_first(self.services.engine, BROADCAST_LOCK) as mine:
-                    if mine:
-                        await self.send_running()
+                if await self.services.broadcasts.anything_to_do(datetime.now(UTC)):
+                    async with if_first(self.services.engine, BROADCAST_LOCK) as mine:
+                        if mine:
+                            await self.send_running()
             except Exception as error:  # the database is away: wait and try again
                 log.warning("broadcast loop: %s", type(error).__name__)
             with contextlib.suppress(TimeoutError):

@@ -30,8 +30,8 @@ from bot.i18n import N_
 from bot.message_parts import CAPTION_LIMIT, TEXT_LIMIT, split_text, visible_length
 from bot.services.intake_form import writes_as_child
 from bot.services.notes import delivered_mark
-from bot.services.outbox import TO_PERSON, OutboxItem
-from bot.services.staff import pick_route
+from bot.services.outbox import TO_PERSON, Claimed, NothingDue, OutboxItem
+from bot.services.staff import Member, member, pick_route
 from bot.telegram_http import chat_refuses, in_doubt, permanent, retry_after_seconds
 from bot.workers.care import DELIVERIES as CARE_DELIVERIES
 from bot.workers.care import content_note, send_spoiled
@@ -51,6 +51,8 @@ log = logging.getLogger("qorgau.delivery")
 DELIVERIES = {**REFERRAL_DELIVERIES, **MARK_DELIVERIES, **RAPID_DELIVERIES}
 WORKERS = 8  # rows delivered at the same time (each of a different case)
 RECENT_CASES = 64  # served lately: others go first (round robin across cases)
+# The longest an idle sender waits without looking (see Sender._sleep).
+IDLE_POLL = 5.0
 # Messages of the row being delivered that Telegram took already (a long text goes in parts).
 _parts_sent: ContextVar[int] = ContextVar("parts_sent", default=0)
 # The row being delivered waited while the person had left in a hurry: no sound.
@@ -160,26 +162,50 @@ class Sender:
     async def _work(self, *, first: bool) -> None:
         """The first worker watches the outbox (woken by new rows, or when one falls due);
         the others sleep until it finds work, so an idle bot asks the database once a
-        second, not once per worker."""
+        wait, not once per worker. Marking a row sent and claiming the next are one
+        transaction."""
+        finished: list[Executable] = []
         while True:
             try:
-                item = await self.services.outbox.claim_next(self.recent)
-            except Exception as error:  # the database is away: wait, try again
+                claimed = await self._claim(finished)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the database is away: wait, try again (a row
+                # whose "sent" was lost runs out of lease and goes again, marked)
                 log.warning("outbox claim failed: %s", type(error).__name__)
+                finished = []
                 await asyncio.sleep(1)
                 continue
-            if item is None:
-                await (self._sleep() if first else self._wait_for_work())
+            finished = []
+            if isinstance(claimed, NothingDue):
+                await (self._sleep(claimed.next_due) if first else self._wait_for_work())
                 continue
-            self._wake_a_helper()  # there may be more: one more worker looks
+            if claimed.more:
+                self._wake_a_helper()  # there is more: one more worker looks
+            item = claimed.item
             if item.case_id is not None:
                 self.recent.append(item.case_id)
             try:
-                await self.deliver(item)
+                finished = await self.deliver(item)
             except Exception as error:  # the database went away mid-way: the row's lease
                 # runs out and it is sent again, marked as possibly repeated
                 log.warning("outbox bookkeeping failed: %s", type(error).__name__)
                 await asyncio.sleep(1)
+
+    async def _claim(self, finished: list[Executable]) -> Claimed | NothingDue:
+        """The claim (with the last row's "sent"), never cut off half-way: a stop waits for
+        it, and a row it claimed meanwhile is handed back at once."""
+        claiming = asyncio.ensure_future(self.services.outbox.claim(self.recent, finished))
+        try:
+            return await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                claimed = await claiming
+                if isinstance(claimed, Claimed):
+                    await self.services.outbox.retry(
+                        claimed.item.id, claimed.item.attempts, "stopped", timedelta(0)
+                    )
+            raise
 
     def _new_rows(self) -> None:
         self.wake.set()
@@ -197,11 +223,15 @@ class Sender:
         self._helpers_idle += 1
         await self._helper_wanted.acquire()
 
-    async def _sleep(self) -> None:
-        due = await self.services.outbox.next_due()
-        delay = 1.0
+    async def _sleep(self, due: datetime | None) -> None:
+        """Until the next row falls due, new rows are added (any transaction that adds
+        some wakes the sender: Outbox.watch), or IDLE_POLL passes: what no event announces
+        (another instance's rows, a person back after a quick exit, safe times opening on
+        the hour) is found then."""
+        now = datetime.now(UTC)
+        delay = min(IDLE_POLL, self.services.outbox.until_next_hour(now))
         if due is not None:
-            delay = min(max((due - datetime.now(UTC)).total_seconds(), 0.01), 1.0)
+            delay = min(max((due - now).total_seconds(), 0.01), delay)
         self._watching = True
         try:
             with contextlib.suppress(TimeoutError):
@@ -210,9 +240,10 @@ class Sender:
             self._watching = False
         self.wake.clear()
 
-    async def deliver(self, item: OutboxItem) -> None:
+    async def deliver(self, item: OutboxItem) -> list[Executable]:
         """Send a claimed row; what the sending changed (card ids, links, message ids kept
-        for "Exit and clear chat") is written in the transaction that marks it sent."""
+        for "Exit and clear chat") is returned, with the statement that marks it sent, for
+        one transaction. Empty when it was not sent (the failure is recorded here)."""
         parts, quiet = _parts_sent.set(0), _quiet.set(item.quiet)
         try:
             deliveries = {**DELIVERIES, **CARE_DELIVERIES}
@@ -227,11 +258,12 @@ class Sender:
             if _parts_sent.get():  # a message of several went out in part: the next try
                 item = replace(item, uncertain=True)  # says it may repeat them
             await asyncio.shield(self._after_failure(item, error))
-            return
+            return []
         finally:
             _parts_sent.reset(parts)
             _quiet.reset(quiet)
-        await asyncio.shield(self.services.outbox.sent(item.id, *outcome))
+        # Marked sent with the next claim, in its transaction (Sender._claim).
+        return [*outcome, self.services.outbox.sent_now(item.id)]
 
     async def _retry(
         self, item: OutboxItem, error: str, after: timedelta | None, *, in_doubt: bool = False
@@ -307,11 +339,20 @@ class Sender:
     # -- staff side ----------------------------------------------------------------------------
 
     async def _case(self, item: OutboxItem) -> Case:
+        """The row's case, as read with the claim (or now, for a row claimed without)."""
         assert item.case_id is not None
-        case = await self.services.casework.by_id(item.case_id)
+        case = item.case or await self.services.casework.by_id(item.case_id)
         if case is None:
             raise Undeliverable("case gone")
         return case
+
+    async def _taker(self, item: OutboxItem, case: Case) -> Member | None:
+        """Who has the case now (read with the claim where it could be)."""
+        if not case.taken_by:
+            return None
+        if item.taker is not None and item.taker.telegram_id == case.taken_by:
+            return member(item.taker)
+        return await self.services.staff.get(case.taken_by)
 
     async def _is_forum(self, chat_id: int) -> bool:
         if chat_id not in self._forum:
@@ -387,7 +428,7 @@ class Sender:
         case = await self._ensure_card(await self._case(item))
         assert case.staff_chat_id is not None
         p = item.payload
-        taker = await self.services.staff.get(case.taken_by) if case.taken_by else None
+        taker = await self._taker(item, case)
         ping = f"\n🔔 {mention(taker)}" if taker else ""
         head = (self._repeat_mark() if item.uncertain else "") + f"💬 <b>{case.code}</b>"
         text = p.get("text") or ""

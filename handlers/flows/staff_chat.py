@@ -30,7 +30,7 @@ from bot.services.errors import (
     Refused,
     TooManyOpen,
 )
-from handlers.access import STAFF, allowed, may, refuse
+from handlers.access import STAFF, allowed, refuse
 from handlers.callbacks import CardAction, CardButton
 from handlers.screens.card_tools import limit_text
 from handlers.screens.casework import (
@@ -42,7 +42,7 @@ from handlers.screens.casework import (
 )
 from handlers.screens.common import file_of, media_of
 from handlers.screens.staff_cards import card_buttons, card_text, outcome_buttons
-from models.enums import AuditAction, NoteKind
+from models.enums import AuditAction, NoteKind, Role
 
 log = logging.getLogger("qorgau.staff")
 
@@ -209,19 +209,24 @@ async def answer_refusal(services: Services, query: CallbackQuery, error: Refuse
     await query.answer(await refusal_for(services, t, error), show_alert=alert)
 
 
-async def target_of(context: QorgauContext, message: Message) -> Target | None:
-    """What a staff-chat message is about: a reply to a card, a relayed message or an
-    earlier answer (or to a copy whose id the bot never learnt: by the code in its text) is
-    an answer; a reply to a note, or anything else in the case's topic, is a note."""
+def where_of(context: QorgauContext, message: Message) -> tuple[int | None, int | None, str | None]:
+    """What a staff-chat message replies to, the forum topic it is in, and the text of the
+    bot's own message it replies to (a card or a relayed follow-up names its case)."""
     answered = message.reply_to_message
     reply_to = answered.message_id if answered else None
-    # A message of the bot's own names its case (a card, a relayed follow-up).
     author = answered.from_user if answered else None
     quoted = None
     if answered is not None and author is not None and author.id == context.bot.id:
         quoted = answered.text or answered.caption
     thread = message.message_thread_id if message.is_topic_message else None
-    return await context.services.casework.target_of(message.chat_id, reply_to, thread, quoted)
+    return reply_to, thread, quoted
+
+
+async def target_of(context: QorgauContext, message: Message) -> Target | None:
+    """What a staff-chat message is about: a reply to a card, a relayed message or an
+    earlier answer (or to a copy whose id the bot never learnt: by the code in its text) is
+    an answer; a reply to a note, or anything else in the case's topic, is a note."""
+    return await context.services.casework.target_of(message.chat_id, *where_of(context, message))
 
 
 # A note: "/note …" (also "/note@bot …", and as a caption).
@@ -243,24 +248,30 @@ async def in_staff_chat(context: QorgauContext, message: Message) -> bool:
 async def relay_to_person(update: Update, context: QorgauContext) -> None:
     """A staff message about a case: an answer goes to the person, anything else is a note."""
     message, user = update.message, update.effective_user
-    if message is None or user is None or user.is_bot or not await in_staff_chat(context, message):
+    if message is None or user is None or user.is_bot:
         return
-    target = await target_of(context, message)
-    if target is None:
-        return  # talk among staff, not about a case
-    if not await may(context, user.id, STAFF):
+    services = context.services
+    found = await services.casework.staff_message(
+        message.chat_id,
+        services.settings.staff_chat_id,
+        *where_of(context, message),
+        user.id,
+        user.first_name,
+    )
+    if found is None:
+        return  # not a staff chat, or talk among staff, not about a case
+    if found.role not in STAFF:
         await refuse(update, context, STAFF, "relay_to_person")
         return
-    await context.services.staff.touch_name(user.id, user.first_name)
     words = note_words(message)
-    if words is not None or not target.answer:
-        await keep_note(context, message, user.id, target, words)
+    if words is not None or not found.target.answer:
+        await keep_note(context, message, user.id, found.target, words)
     else:
-        await answer_person(context, message, user.id, target)
+        await answer_person(context, message, user.id, found.target, found.role)
 
 
 async def answer_person(
-    context: QorgauContext, message: Message, user_id: int, target: Target
+    context: QorgauContext, message: Message, user_id: int, target: Target, role: Role
 ) -> None:
     services = context.services
     was_free = target.case.taken_by is None
@@ -273,6 +284,7 @@ async def answer_person(
             media_of(message),
             message.text or message.caption,
             file_of(message),
+            role,
         )
     except Refused as error:
         t = services.catalogues[services.settings.default_locale]

@@ -6,14 +6,14 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from babel.support import Translations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
-from bot.app import QorgauContext, Services
+from bot.app import QorgauApplication, QorgauContext, Services
 from bot.i18n import N_, pick_locale
 from bot.services.help_numbers import HelpNumber, numbers_in_groups
 from bot.services.intake_form import Question, label
@@ -238,7 +238,11 @@ async def send_screen(
         longest_wait=SCREEN_LONGEST_WAIT,
     )
     if chat_id > 0:  # a private chat: its id is the person's
-        await v.services.chat_log.remember(v.pseudonym, [sent.message_id])
+        # With the update's own transaction where there is one (a crash before it commits
+        # replays the update, and the screen is sent and remembered again).
+        remembered = v.services.chat_log.remembered(v.pseudonym, [sent.message_id])
+        if not cast(QorgauApplication, context.application).write_with_update_if_any(remembered):
+            await v.services.chat_log.remember(v.pseudonym, [sent.message_id])
 
 
 async def reply(update: Update, text: str, *, html: bool = False) -> None:

@@ -1,0 +1,83 @@
+"""What one relayed message costs in database transactions, each way (issue 12): counted on
+the bot's engine for the work the message causes (its update and the sender's claims),
+not for the bot's timers. bench/relay.py measures the same on PostgreSQL, with CPU time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+
+from bot.settings import Settings
+from tests.botapi import BotApi
+from tests.conftest import make_settings
+from tests.flows import report
+from tests.harness import Harness
+from tests.test_staff import delivered, join_as
+
+# The tasks a relayed message runs in: its update, and the sender's workers and claims.
+RELAY_TASKS = ("process_update", "Outbox.claim", "Sender._work")
+MESSAGES = 6
+
+
+@pytest.fixture
+def settings(botapi: BotApi, database_url: str) -> Settings:
+    return make_settings(botapi, database_url, default_locale="en")
+
+
+@contextmanager
+def counted(harness: Harness) -> Iterator[list[str]]:
+    """The transactions begun for relayed messages while the block runs."""
+    assert harness.app is not None
+    engine = harness.app.services.engine.sync_engine
+    begun: list[str] = []
+
+    def on_begin(_connection: Connection) -> None:
+        task = asyncio.current_task()
+        name = task.get_coro().__qualname__ if task is not None else ""  # type: ignore[union-attr]
+        if name.endswith(RELAY_TASKS):
+            begun.append(name)
+
+    event.listen(engine, "begin", on_begin)
+    try:
+        yield begun
+    finally:
+        event.remove(engine, "begin", on_begin)
+
+
+async def test_a_relayed_message_costs_few_transactions_each_way(harness: Harness) -> None:
+    dana = await join_as(harness, "lawyer", 601, "Dana")
+    person = harness.person(602)
+    code = await report(person, description="hello")
+    await delivered(harness)
+    await dana.press(dana.card(code), "Take")
+    await delivered(harness)
+
+    with counted(harness) as begun:
+        for n in range(MESSAGES):
+            await person.send(f"follow-up {n}")
+            await delivered(harness)
+    assert [m["text"] for m in dana.staff_messages()[-MESSAGES:]] == [
+        f"💬 <b>{code}</b>: follow-up {n}\n🔔 " + '<a href="tg://user?id=601">Dana</a>'
+        for n in range(MESSAGES)
+    ]
+    # The follow-up with its outbox row; the update's end; the claim; "sent" with the
+    # next claim. Was 10 (the sender read the case and the volunteer on their own, and
+    # looked twice more for work; the screen's message id had a transaction of its own).
+    assert len(begun) / MESSAGES <= 4, begun
+
+    card = dana.card(code)
+    with counted(harness) as begun:
+        for n in range(MESSAGES):
+            await dana.write_in_staff_chat(f"answer {n}", reply_to=card)
+            await delivered(harness)
+    assert [m["text"] for m in person.bot_messages()[-MESSAGES:]] == [
+        f"Helpline: answer {n}" for n in range(MESSAGES)
+    ]
+    # Which case and who wrote (one read); the answer queued; the update's end; then the
+    # answer and the volunteer's "delivered" mark, each claimed and marked sent. Was 16.
+    assert len(begun) / MESSAGES <= 7, begun
