@@ -287,6 +287,7 @@ class Cases:
         text: str | None,
         source_message_id: int,
         file: dict[str, Any] | None = None,
+        handed: Case | None = None,
     ) -> None:
         seen = await session.scalar(
             select(CaseMessage.id).where(
@@ -311,16 +312,11 @@ class Cases:
         # The chat is needed to copy a file to staff (not a text); it stays encrypted and
         # leaves the row once it is sent, or when the person asks to be forgotten.
         chat = {} if media == "text" else {"from_chat": self._identity.encrypt(chat_id)}
-        enqueue(
-            session,
-            "to_staff",
-            case_id,
-            media=media,
-            text=text,
-            message_id=source_message_id,
-            file=file,
-            **chat,
-        )
+        payload = {"media": media, "text": text, "message_id": source_message_id, "file": file}
+        if handed is not None:  # a follow-up: handed to an idle sender at once
+            await self._outbox.add(session, "to_staff", handed, **payload, **chat)
+        else:
+            enqueue(session, "to_staff", case_id, **payload, **chat)
 
     async def add_message(
         self,
@@ -345,6 +341,8 @@ class Cases:
                 return None
             if await self._outbox.waiting_for_staff(session, case.id) >= FOLLOW_UP_BACKLOG:
                 return FollowUp(case.code, added=False)
-            await self._add_message(session, case.id, chat_id, media, text, source_message_id, file)
+            await self._add_message(
+                session, case.id, chat_id, media, text, source_message_id, file, handed=case
+            )
             code: str = case.code
         return FollowUp(code, added=True)

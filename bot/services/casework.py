@@ -24,6 +24,7 @@ from bot.services.errors import (
     NoSuchCase,
     NotStaff,
     NotYourCase,
+    Refused,
     TooManyOpen,
 )
 from bot.services.outbox import Outbox, enqueue
@@ -84,11 +85,24 @@ class Target:
 
 
 @dataclass(frozen=True)
+class StaffAnswer:
+    """What a volunteer wrote in the staff chat, to go to the person if it answers them."""
+
+    message_id: int
+    media: str
+    text: str | None
+    file: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class StaffMessage:
-    """A message in a staff chat about a case, and its author's role (None: not staff)."""
+    """A message in a staff chat about a case, and its author's role (None: not staff);
+    `answered`: the case it was queued for as an answer (taken by it if `was_free`)."""
 
     target: Target
     role: Role | None
+    answered: Case | None = None
+    was_free: bool = False
 
 
 def effective_risk(case: Case) -> RiskLevel | None:
@@ -363,18 +377,32 @@ class Casework:
         quoted: str | None,
         staff_id: int,
         name: str,
+        answer: StaffAnswer | None = None,
     ) -> StaffMessage | None:
         """A message in a staff chat (None if the chat is none of ours, `default_chat` or
         a routed one, or the message is
         about no case): its case and its author's role, with the author's name kept as
-        Telegram shows it now. One transaction (the hot path of every answer)."""
-        async with self._sessions.begin() as session:
-            if not await self._staff.is_staff_chat(session, chat_id, default_chat):
-                return None
-            target = await self._target_in(session, chat_id, reply_to_id, thread_id, quoted)
-            if target is None:
-                return None
-            return StaffMessage(target, await self._staff.role_in(session, staff_id, name))
+        Telegram shows it now; `answer`, queued for the person if the message answers them
+        (refused, raised, as `staff_reply` does). One transaction: the hot path of every
+        answer."""
+        try:
+            async with self._sessions.begin() as session:
+                if not await self._staff.is_staff_chat(session, chat_id, default_chat):
+                    return None
+                target = await self._target_in(session, chat_id, reply_to_id, thread_id, quoted)
+                if target is None:
+                    return None
+                role = await self._staff.role_in(session, staff_id, name)
+                if answer is None or not target.answer or role is None:
+                    return StaffMessage(target, role)
+                was_free = target.case.taken_by is None
+                case = await self._queue_in(
+                    session, target.case.id, staff_id, role, chat_id, answer
+                )
+                return StaffMessage(target, role, answered=case, was_free=was_free)
+        except Refused as error:
+            await self._audit_reply_refused(error, staff_id)
+            raise
 
     async def _target_in(
         self,
@@ -415,62 +443,41 @@ class Casework:
         case = await session.get(Case, case_id)
         return Target(case, answer) if case is not None else None
 
-    async def staff_reply(
-        self,
-        case_id: int,
-        staff_id: int,
-        chat_id: int,
-        message_id: int,
-        media: str,
-        text: str | None,
-        file: dict[str, Any] | None = None,
-        role: Role | None = None,
-    ) -> Case:
-        """Queue a staff message for the person (as "Helpline"), taking the case if free.
-        `role`: the author's, if it was just read (Casework.staff_message)."""
-        role = role or await self._role(staff_id)
-        try:
-            case = await self._queue_reply(
-                case_id, staff_id, role, chat_id, message_id, media, text, file
-            )
-        except NotYourCase as error:
+    async def _audit_reply_refused(self, error: Refused, staff_id: int) -> None:
+        if isinstance(error, NotYourCase):
             await self._audit_refusal(error, staff_id, AuditAction.REPLY)
-            raise
-        except TooManyOpen as error:
+        elif isinstance(error, TooManyOpen):
             await self._audit_limit(error, staff_id, AuditAction.REPLY)
-            raise
-        return case
 
-    async def _queue_reply(
+    async def _queue_in(
         self,
+        session: AsyncSession,
         case_id: int,
         staff_id: int,
         role: Role,
         chat_id: int,
-        message_id: int,
-        media: str,
-        text: str | None,
-        file: dict[str, Any] | None,
+        answer: StaffAnswer,
     ) -> Case:
-        async with self._sessions.begin() as session:
-            case = self._answerable(await session.get(Case, case_id), staff_id, role)
-            if await session.get(RelayLink, (chat_id, message_id)) is not None:
-                return case  # this staff message was relayed already
-            await self._take_free(session, case, staff_id, role)
-            # Linking it also lets staff reply to their own earlier answers.
-            session.add(RelayLink(chat_id=chat_id, message_id=message_id, case_id=case.id))
-            enqueue(
-                session,
-                OutboxKind.TO_PERSON,
-                case.id,
-                chat_id=chat_id,
-                message_id=message_id,
-                media=media,
-                text=text,
-                file=file,
-                mark=True,  # once delivered, the volunteer's message is marked so
-            )
-            audit(session, staff_id, AuditAction.REPLY, case.id, media)
+        """Queue an answer for the person in the caller's transaction (once per staff
+        message), taking the case if it is free."""
+        case = self._answerable(await session.get(Case, case_id), staff_id, role)
+        if await session.get(RelayLink, (chat_id, answer.message_id)) is not None:
+            return case  # this staff message was relayed already
+        await self._take_free(session, case, staff_id, role)
+        # Linking it also lets staff reply to their own earlier answers.
+        session.add(RelayLink(chat_id=chat_id, message_id=answer.message_id, case_id=case.id))
+        await self._outbox.add(
+            session,
+            OutboxKind.TO_PERSON,
+            case,
+            chat_id=chat_id,
+            message_id=answer.message_id,
+            media=answer.media,
+            text=answer.text,
+            file=answer.file,
+            mark=True,  # once delivered, the volunteer's message is marked so
+        )
+        audit(session, staff_id, AuditAction.REPLY, case.id, answer.media)
         return case
 
     def linked(self, chat_id: int, message_id: int, case_id: int) -> Executable:

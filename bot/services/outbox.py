@@ -110,6 +110,20 @@ class Claimed:
     more: bool  # another row was due too: one more worker may look
 
 
+def _handed_item(row: OutboxMessage, case: Case, taker: StaffMember | None) -> OutboxItem:
+    """A row claimed as it was added (Outbox.add), as the claim would have read it."""
+    return OutboxItem(
+        row.id,
+        row.kind,
+        row.case_id,
+        json.loads(row.payload),
+        0,
+        quiet=bool(case.answer_silent and row.kind in TO_PERSON),
+        case=case,
+        taker=taker,
+    )
+
+
 def backoff(attempts: int) -> timedelta:
     """0.5 s, 1 s, 2 s, … up to five minutes between tries."""
     return min(timedelta(seconds=0.5 * 2 ** min(attempts, 10)), MAX_BACKOFF)
@@ -127,6 +141,10 @@ class Outbox:
         self._listeners: list[Callable[[], None]] = []
         self.zone = zone or ZoneInfo("Asia/Almaty")
         self._clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        # The sender waits with nothing due (it says so): a row added now can be claimed in
+        # the transaction that adds it and handed straight over (see `add`).
+        self.sender_idle = False
+        self._hand_to: Callable[[OutboxItem], None] | None = None
         self._watch()
 
     @property
@@ -154,11 +172,16 @@ class Outbox:
                 session.info["outbox_added"] = True
 
         def committed(session: Session) -> None:
+            for row, case_row, taker in session.info.pop("outbox_handed", ()):
+                if self._hand_to is not None:
+                    self._hand_to(_handed_item(row, case_row, taker))
             if session.info.pop("outbox_added", False):
                 self.poke()
 
         def rolled_back(session: Session, _previous: object) -> None:
             session.info.pop("outbox_added", None)
+            if session.info.pop("outbox_handed", None):
+                self.poke()  # the sender said it was idle: it looks again, and says so again
 
         event.listen(own, "after_flush", flushed)
         event.listen(own, "after_commit", committed)
@@ -169,6 +192,44 @@ class Outbox:
         local = now.astimezone(self.zone)
         top = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         return (top - local).total_seconds() + 0.01
+
+    def on_handed(self, listener: Callable[[OutboxItem], None]) -> None:
+        """The sender takes rows claimed for it as they are added (see `add`)."""
+        self._hand_to = listener
+
+    async def add(self, session: AsyncSession, kind: str, case: Case, **payload: Any) -> None:
+        """`enqueue`, for the hot path (a follow-up, an answer). When the sender waits with
+        nothing due and nothing of the case is before this row in its direction, the row is
+        claimed here, in the transaction that adds it, and handed to the sender when that
+        commits: no transaction of its own to claim it. A crash first leaves it leased:
+        the lease runs out and it goes as usual (marked as possibly sent)."""
+        handed = self._hand_to is not None and self.sender_idle
+        if handed and not await self._goes_now(session, case, kind):
+            handed = False
+        row = OutboxMessage(kind=kind, case_id=case.id, payload=json.dumps(payload))
+        if handed:
+            now = datetime.now(UTC)
+            row.lease_until, row.sending_since = now + LEASE, now
+            taker = await session.get(StaffMember, case.taken_by) if case.taken_by else None
+            session.info.setdefault("outbox_handed", []).append((row, case, taker))
+            self.sender_idle = False  # one at a time: the sender says when it waits again
+        session.add(row)
+
+    async def _goes_now(self, session: AsyncSession, case: Case, kind: str) -> bool:
+        """Nothing of the case waits before a new `kind` row in its direction, and (for
+        the person) nothing holds it: no quick exit, no safe times (those go the claim's
+        way, which knows them)."""
+        t, to_person = OutboxMessage, kind in TO_PERSON
+        if to_person and (case.answer_from is not None or case.person is None):
+            return False
+        if to_person and await session.get(HeldChat, case.person) is not None:
+            return False
+        waiting = await session.scalar(
+            select(t.id)
+            .where(t.case_id == case.id, t.status == "pending", t.kind.in_(TO_PERSON) == to_person)
+            .limit(1)
+        )
+        return waiting is None
 
     def on_new(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
@@ -257,11 +318,11 @@ class Outbox:
         idle sender asks the database once per wait, not twice."""
         t = OutboxMessage
         for _race in range(3):  # another instance took the row between the two statements
-            now = datetime.now(UTC)
             async with self._sessions.begin() as session:
                 for statement in finished:
                     await session.execute(statement)
                 finished = ()
+                now = datetime.now(UTC)  # after them: a row they added is due already
                 rows = (await session.execute(self._pick(now, recent))).all()
                 if not rows:
                     return NothingDue(await self._next_due(session, now))
@@ -288,7 +349,7 @@ class Outbox:
                     taker=taker,
                 )
                 return Claimed(item, more=len(rows) > 1)
-        return NothingDue(now)
+        return NothingDue(datetime.now(UTC))
 
     def sent_now(self, item_id: int) -> Executable:
         """The statement that marks a row sent (see `claim`'s `finished`)."""

@@ -146,6 +146,7 @@ class Sender:
         self._watching = False  # the first worker waits for new rows
         self._forum: dict[int, bool] = {}
         self.recent: deque[int] = deque(maxlen=RECENT_CASES)  # cases served last
+        self.handed: deque[OutboxItem] = deque()  # claimed for us as they were added
 
     @property
     def staff_t(self) -> Any:
@@ -153,11 +154,28 @@ class Sender:
 
     async def run(self) -> None:
         self.services.outbox.on_new(self._new_rows)
+        self.services.outbox.on_handed(self._handed)
         with contextlib.suppress(Exception):  # the database may be away: the loop copes
             await self.services.outbox.due_now()
         # Different cases at the same time (a case's rows still go one by one, in order):
         # one chat waiting for its pace does not hold the others.
-        await asyncio.gather(*(self._work(first=n == 0) for n in range(WORKERS)))
+        try:
+            await asyncio.gather(*(self._work(first=n == 0) for n in range(WORKERS)))
+        finally:
+            self.services.outbox.sender_idle = False
+            await asyncio.shield(self._hand_back())
+
+    async def _hand_back(self) -> None:
+        """Stopping: rows handed over but not sent go back at once (not after their lease)."""
+        while self.handed:
+            item = self.handed.popleft()
+            with contextlib.suppress(Exception):
+                await self.services.outbox.retry(item.id, 0, "stopped", timedelta(0))
+
+    def _handed(self, item: OutboxItem) -> None:
+        """A row claimed for us as it was added (Outbox.add): the first worker sends it."""
+        self.handed.append(item)
+        self.wake.set()
 
     async def _work(self, *, first: bool) -> None:
         """The first worker watches the outbox (woken by new rows, or when one falls due);
@@ -166,23 +184,17 @@ class Sender:
         transaction."""
         finished: list[Executable] = []
         while True:
-            try:
-                claimed = await self._claim(finished)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # the database is away: wait, try again (a row
-                # whose "sent" was lost runs out of lease and goes again, marked)
-                log.warning("outbox claim failed: %s", type(error).__name__)
+            if first and self.handed:
+                if finished:  # (rarely: rows are handed over while the first worker waits)
+                    await execute_all(self.services.engine, *finished)
+                    finished = []
+                item = self.handed.popleft()
+            else:
+                claimed = await self._claimed(finished, first=first)
                 finished = []
-                await asyncio.sleep(1)
-                continue
-            finished = []
-            if isinstance(claimed, NothingDue):
-                await (self._sleep(claimed.next_due) if first else self._wait_for_work())
-                continue
-            if claimed.more:
-                self._wake_a_helper()  # there is more: one more worker looks
-            item = claimed.item
+                if claimed is None:
+                    continue
+                item = claimed.item
             if item.case_id is not None:
                 self.recent.append(item.case_id)
             try:
@@ -191,6 +203,25 @@ class Sender:
                 # runs out and it is sent again, marked as possibly repeated
                 log.warning("outbox bookkeeping failed: %s", type(error).__name__)
                 await asyncio.sleep(1)
+
+    async def _claimed(self, finished: list[Executable], *, first: bool) -> Claimed | None:
+        """The next row to send, or None after a wait (for work, or the database)."""
+        try:
+            claimed = await self._claim(finished)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the database is away: wait, try again (a row whose
+            # "sent" was lost runs out of lease and goes again, marked)
+            log.warning("outbox claim failed: %s", type(error).__name__)
+            await asyncio.sleep(1)
+            return None
+        if isinstance(claimed, Claimed):
+            if claimed.more:
+                self._wake_a_helper()  # there is more: one more worker looks
+            return claimed
+        if not (first and self.handed):
+            await (self._sleep(claimed.next_due) if first else self._wait_for_work())
+        return None
 
     async def _claim(self, finished: list[Executable]) -> Claimed | NothingDue:
         """The claim (with the last row's "sent"), never cut off half-way: a stop waits for
@@ -233,11 +264,13 @@ class Sender:
         if due is not None:
             delay = min(max((due - now).total_seconds(), 0.01), delay)
         self._watching = True
+        self.services.outbox.sender_idle = not self.wake.is_set()  # new rows may be handed over
         try:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), delay)
         finally:
             self._watching = False
+            self.services.outbox.sender_idle = False
         self.wake.clear()
 
     async def deliver(self, item: OutboxItem) -> list[Executable]:

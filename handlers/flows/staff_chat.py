@@ -20,7 +20,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from bot.app import QorgauApplication, QorgauContext, Services
 from bot.i18n import N_
-from bot.services.casework import Target
+from bot.services.casework import StaffAnswer, Target
 from bot.services.errors import (
     CaseClosed,
     CaseTaken,
@@ -42,7 +42,7 @@ from handlers.screens.casework import (
 )
 from handlers.screens.common import file_of, media_of
 from handlers.screens.staff_cards import card_buttons, card_text, outcome_buttons
-from models.enums import AuditAction, NoteKind, Role
+from models.enums import AuditAction, NoteKind
 
 log = logging.getLogger("qorgau.staff")
 
@@ -246,52 +246,39 @@ async def in_staff_chat(context: QorgauContext, message: Message) -> bool:
 
 
 async def relay_to_person(update: Update, context: QorgauContext) -> None:
-    """A staff message about a case: an answer goes to the person, anything else is a note."""
+    """A staff message about a case: an answer goes to the person, anything else is a note.
+    Which chat, case and author, and the answer queued: one transaction."""
     message, user = update.message, update.effective_user
     if message is None or user is None or user.is_bot:
         return
     services = context.services
-    found = await services.casework.staff_message(
-        message.chat_id,
-        services.settings.staff_chat_id,
-        *where_of(context, message),
-        user.id,
-        user.first_name,
-    )
-    if found is None:
-        return  # not a staff chat, or talk among staff, not about a case
-    if found.role not in STAFF:
-        await refuse(update, context, STAFF, "relay_to_person")
-        return
     words = note_words(message)
-    if words is not None or not found.target.answer:
-        await keep_note(context, message, user.id, found.target, words)
-    else:
-        await answer_person(context, message, user.id, found.target, found.role)
-
-
-async def answer_person(
-    context: QorgauContext, message: Message, user_id: int, target: Target, role: Role
-) -> None:
-    services = context.services
-    was_free = target.case.taken_by is None
+    answer = None
+    if words is None:
+        text = message.text or message.caption
+        answer = StaffAnswer(message.message_id, media_of(message), text, file_of(message))
     try:
-        case = await services.casework.staff_reply(
-            target.case.id,
-            user_id,
+        found = await services.casework.staff_message(
             message.chat_id,
-            message.message_id,
-            media_of(message),
-            message.text or message.caption,
-            file_of(message),
-            role,
+            services.settings.staff_chat_id,
+            *where_of(context, message),
+            user.id,
+            user.first_name,
+            answer,
         )
     except Refused as error:
         t = services.catalogues[services.settings.default_locale]
         await message.reply_text(await refusal_for(services, t, error, replying=True))
         return
-    if was_free:  # taken by answering: a handover note left for the next owner is theirs
-        await show_handover(context.bot, services, case.id, user_id, only_if_taken_by=user_id)
+    if found is None:
+        return  # not a staff chat, or talk among staff, not about a case
+    if found.role not in STAFF:
+        await refuse(update, context, STAFF, "relay_to_person")
+    elif found.answered is None:
+        await keep_note(context, message, user.id, found.target, words)
+    elif found.was_free:  # taken by answering: a handover note left for the next owner is theirs
+        case_id = found.answered.id
+        await show_handover(context.bot, services, case_id, user.id, only_if_taken_by=user.id)
 
 
 async def keep_note(
