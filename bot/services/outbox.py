@@ -40,6 +40,10 @@ TO_PERSON = frozenset(
 # Person-bound kinds that keep to the case's safe times (Case.answer_from/answer_until): the
 # confirmation of a request just sent is not held (the person is at the phone right now).
 WINDOWED = TO_PERSON - {"confirmation"}
+# "Only after I write first": after the person writes, answers may arrive for this long. Long
+# enough for a volunteer to answer what they just wrote and for a few messages back and forth;
+# short enough that an answer does not ring hours later, when the phone may be in other hands.
+ANSWERS_AFTER_WRITING = timedelta(minutes=30)
 # A claimed row is someone's for this long; a sender that died frees it by simply expiring.
 LEASE = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(minutes=5)
@@ -131,18 +135,40 @@ class Outbox:
         return ~and_(t.kind.in_(TO_PERSON), exists().where(HeldChat.person == Case.person))
 
     def _in_window(self) -> ColumnElement[bool]:
-        """Not an answer outside the hours its person chose (Case.answer_from/until). The
-        local hour is a parameter: the same SQL on SQLite and PostgreSQL. The sender claims
-        again at least once a second, so a window that opens is noticed at once. Needs Case
-        joined to the outbox row (no case: no window)."""
-        hour = self.clock().astimezone(self.zone).hour
+        """Not an answer outside the hours its person chose (Case.answer_from/until), nor one
+        to a person who asked for answers only after they write first and has not written in
+        the last ANSWERS_AFTER_WRITING (Case.answer_after_writing, person_wrote_at). The local
+        hour and the time are parameters: the same SQL on SQLite and PostgreSQL, a test of
+        each joined case row (no subquery). The sender claims again at least once a second,
+        so a window that opens is noticed at once. Needs Case joined to the outbox row (no
+        case: no window)."""
+        now = self.clock()
+        hour = now.astimezone(self.zone).hour
         start, end = Case.answer_from, Case.answer_until
         return or_(
-            start.is_(None),
-            end.is_(None),
             ~OutboxMessage.kind.in_(WINDOWED),
-            and_(start <= end, start <= hour, end > hour),
-            and_(start > end, or_(start <= hour, end > hour)),  # past midnight: 22-7
+            and_(
+                or_(
+                    start.is_(None),
+                    end.is_(None),
+                    and_(start <= end, start <= hour, end > hour),
+                    and_(start > end, or_(start <= hour, end > hour)),  # past midnight: 22-7
+                ),
+                or_(
+                    Case.answer_after_writing.is_not(True),  # also: no case (outer join)
+                    Case.person_wrote_at >= now - ANSWERS_AFTER_WRITING,
+                ),
+            ),
+        )
+
+    def wrote(self, pseudonym: str) -> Executable:
+        """The statement (for the transaction of the person's new message) that opens the
+        answers of the person's cases that wait for them to write first, for
+        ANSWERS_AFTER_WRITING. Only those cases are written to."""
+        return (
+            update(Case)
+            .where(Case.person == pseudonym, Case.answer_after_writing.is_(True))
+            .values(person_wrote_at=self.clock())
         )
 
     async def claim_next(self, recent: Sequence[int] = ()) -> OutboxItem | None:
