@@ -273,3 +273,20 @@ async def test_no_answer_times_for_a_child_who_asked_for_no_answer(harness: Harn
     assert person.text.startswith("Saved! Your code:")
     [case] = await cases(harness)
     assert not case.may_answer and not case.answer_after_writing
+
+
+async def test_forget_erases_when_the_person_last_wrote(harness: Harness) -> None:
+    """The time the person last wrote is kept only for "only after I write first", and goes
+    with the link to them."""
+    person = harness.person(1712)
+    code = await report(person, answers="Only after I write first")
+    await person.send("Hello again")
+    assert harness.app is not None
+    async with harness.app.services.sessions() as session:
+        case = await session.scalar(select(Case).where(Case.code == code))
+        assert case is not None and case.person_wrote_at is not None
+    await person.send("/forget")
+    await person.tap("Yes, erase")
+    async with harness.app.services.sessions() as session:
+        case = await session.scalar(select(Case).where(Case.code == code))
+        assert case is not None and case.person is None and case.person_wrote_at is None
