@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from telegram import Update
 from telegram.ext import Application, CallbackContext, ContextTypes, ConversationHandler, ExtBot
 
-from bot.db import make_engine, make_sessionmaker, migrate, startup_lock
+from bot.db import Announced, make_engine, make_sessionmaker, migrate, startup_lock
 from bot.i18n import Catalogues
 from bot.persistence import DatabasePersistence
 from bot.processing import PerChatUpdateProcessor
@@ -312,7 +312,7 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         if update_id is not None:
             self.services.handled_updates.committed(update_id)
 
-    def write_with_update(self, *statements: Executable) -> None:
+    def write_with_update(self, *statements: Executable | Announced) -> None:
         """Write these in the transaction that ends the update being handled (cheaper than
         one of their own; a crash before it replays the update)."""
         assert isinstance(self.persistence, DatabasePersistence)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -147,6 +148,15 @@ async def execute_all(engine: AsyncEngine, *statements: Executable) -> None:
     async with engine.begin() as connection:
         for statement in statements:
             await connection.execute(statement)
+
+
+@dataclass(frozen=True)
+class Announced:
+    """A statement whose effect someone waits for: `then` is called once the transaction
+    that changed rows with it has committed (it changed none: not called)."""
+
+    statement: Executable
+    then: Callable[[], None]
 
 
 def affected(result: Result[Any]) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -16,7 +17,7 @@ from sqlalchemy import Executable, ScalarSelect, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import BasePersistence, PersistenceInput
 
-from bot.db import upsert
+from bot.db import Announced, affected, upsert
 from bot.services.identity import Identity
 from bot.services.intake_form import FLOW_TIMEOUT
 from models import ConversationState, Draft
@@ -48,7 +49,7 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         self._written_users: dict[int, str] = {}
         self._written_states: dict[tuple[str, ConversationKey], tuple[str, float]] = {}
         # Writes PTB handed over, committed together by `commit` (one transaction per update).
-        self._pending: list[Executable] = []
+        self._pending: list[Executable | Announced] = []
         self._commit_lock = asyncio.Lock()
         # Drafts read ahead with the flow state (several instances), for refresh_user_data.
         self._fetched_drafts: dict[int, dict[Any, Any]] = {}
@@ -59,11 +60,11 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
     def _put(self, table: Table, **values: Any) -> None:
         self._pending.append(upsert(self._engine.dialect.name, table, values))
 
-    def add(self, *statements: Executable) -> None:
+    def add(self, *statements: Executable | Announced) -> None:
         """Write these with the next commit."""
         self._pending.extend(statements)
 
-    async def commit(self, *extra: Executable) -> None:
+    async def commit(self, *extra: Executable | Announced) -> None:
         """Write what PTB handed over since the last commit, and `extra`, in one transaction:
         the hottest path there is (after every update)."""
         # One commit at a time: a commit may carry another chat's writes (PTB hands over all
@@ -73,15 +74,22 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
             statements, self._pending = [*self._pending, *extra], []
             if not statements:
                 return
+            announce: list[Callable[[], None]] = []
             try:
                 async with self._engine.begin() as connection:
                     for statement in statements:
-                        await connection.execute(statement)
+                        if isinstance(statement, Announced):
+                            if affected(await connection.execute(statement.statement)):
+                                announce.append(statement.then)
+                        else:
+                            await connection.execute(statement)
             except Exception:
                 # The database may now differ from what we think we wrote: write it all again.
                 self._written_users.clear()
                 self._written_states.clear()
                 raise
+            for then in announce:
+                then()
 
     async def get_user_data(self) -> dict[int, dict[Any, Any]]:
         async with self._engine.begin() as connection:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.services.cases import AnswerWindow
 from models.enums import CaseKind, RiskLevel
 
 # Single-screen buttons: the data is the whole of it.
@@ -110,9 +111,10 @@ def parse_close_my_case(data: str) -> str:
     return data.removeprefix("mc:close:")
 
 
-# Safe times a person can choose in /mycases (issue 13): any time, any time without a
-# sound, or only between two local hours ("9-13").
-ANSWER_WINDOWS = ("any", "quiet", "9-13", "13-18", "18-22")
+# Safe times a person can choose when sending and in /mycases (issue 13): any time, only
+# after they write first, any time without a sound, or only between two local hours ("9-13").
+# The meaning of each: bot/services/cases.AnswerWindow.
+ANSWER_WINDOWS = ("any", "after", "quiet", "9-13", "13-18", "18-22")
 
 
 def answer_windows(code: str) -> str:
@@ -131,16 +133,13 @@ def answer_window(code: str, choice: str) -> str:
     return f"mc:win:{code}:{choice}"
 
 
-ANSWER_WINDOW_PATTERN = r"^mc:win:[A-Z0-9-]{9}:(any|quiet|\d{1,2}-\d{1,2})$"
+ANSWER_WINDOW_PATTERN = r"^mc:win:[A-Z0-9-]{9}:(any|quiet|after|\d{1,2}-\d{1,2})$"
 
 
-def parse_answer_window(data: str) -> tuple[str, int | None, int | None, bool]:
-    """(code, from hour, until hour, without sound)."""
+def parse_answer_window(data: str) -> tuple[str, AnswerWindow]:
+    """(code, the window chosen)."""
     code, choice = data.removeprefix("mc:win:").rsplit(":", 1)
-    if choice in ("any", "quiet"):
-        return code, None, None, choice == "quiet"
-    start, end = choice.split("-")
-    return code, int(start) % 24, int(end) % 24, False
+    return code, AnswerWindow.from_choice(choice)
 
 
 def rating(compact_code: str, stars: int) -> str:

@@ -77,6 +77,11 @@ class Case(Base):
     answer_until: Mapped[int | None] = mapped_column(Integer)
     # Answers arrive without a sound (disable_notification).
     answer_silent: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Answers only after the person writes first: they wait until the person writes to the
+    # bot, then may arrive for a while (bot/services/outbox.py, ANSWERS_AFTER_WRITING).
+    # `person_wrote_at` is when the person last wrote (kept only while this is chosen).
+    answer_after_writing: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    person_wrote_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CaseMessage(Base):

@@ -40,8 +40,10 @@ async def report(
     locale: str = "en",
     description: str | None = "They hit me at school every day.",
     steps: list[str] | None = None,
+    answers: str | None = None,
 ) -> str:
-    """A whole report, from /start to the reference code; returns the code."""
+    """A whole report, from /start to the reference code; returns the code. `answers`: the
+    answer times chosen on the summary (the label of a choice), if any."""
     await person.send("/start")
     await tap_all(person, steps or REPORT, locale)
     if description:
@@ -52,6 +54,8 @@ async def report(
         await tap_all(person, AFTER_DESCRIPTION[1:], locale)
     else:
         await tap_all(person, ["Skip", *AFTER_DESCRIPTION[1:]], locale)
+    if answers is not None:
+        await tap_all(person, ["When answers may come", answers], locale)
     await person.tap(tr(locale, "Send"))
     code = code_on_screen(person.text)
     assert code, person.text

@@ -487,13 +487,17 @@ async def test_retention_erases_free_text_and_reply_addresses(harness: Harness) 
         await session.execute(
             update(Case)
             .where(Case.id == 1)
-            .values(closed_at=datetime.now(UTC) - timedelta(days=91))
+            .values(
+                closed_at=datetime.now(UTC) - timedelta(days=91),
+                person_wrote_at=datetime.now(UTC) - timedelta(days=91),  # safe times (issue 13)
+            )
         )
     assert harness.app.job_queue is not None
     [job] = [j for j in harness.app.job_queue.jobs() if j.name == "retention"]
     await job.run(harness.app)
     first, second = await cases(harness)
     assert (first.description, first.reply_to, first.person) == (None, None, None)
+    assert first.person_wrote_at is None  # when they last wrote goes with them
     assert first.category == "bullying"  # the anonymous facts stay
     assert second.description == "recent story" and second.reply_to is not None
     async with services.sessions() as session:

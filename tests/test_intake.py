@@ -58,7 +58,7 @@ async def test_full_report_in_english_as_the_person_sees_it(harness: Harness) ->
     assert "Details: Online" in summary
     assert "Region: Ulytau region" in summary
     assert "[phone]" in summary and "701" not in summary and "[username]" in summary
-    assert person.buttons[:3] == ["Send", "Change", "Cancel"]
+    assert person.buttons[:4] == ["Send", "When answers may come", "Change", "Cancel"]
     await person.tap("Send")
     code = code_on_screen(person.text)
     assert code is not None

@@ -47,6 +47,8 @@ def hot_paths(s: Services) -> list[Callable[[], Awaitable[Any]]]:
         s.chat_log.prune,
         # Every message a person writes ends a hold after a quick exit (issue 13).
         lambda: execute_all(s.engine, *s.outbox.released("someone")),
+        # ... and opens the answers that waited for them to write first.
+        lambda: execute_all(s.engine, s.outbox.wrote("someone")),
     ]
 
 

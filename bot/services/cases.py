@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.errors import TooManyCases
 from bot.services.identity import Identity
+from bot.services.intake_form import writes_as_child
 from bot.services.outbox import Outbox, enqueue
 from bot.services.rapid_response import alert_urgent
 from bot.services.scrub import scrub
@@ -51,6 +52,47 @@ def new_code() -> str:
     return f"{raw[:4]}-{raw[4:]}"
 
 
+@dataclass(frozen=True)
+class AnswerWindow:
+    """When answers may reach the person (issue 13, safe times; the outbox keeps to it): only
+    from `start` o'clock up to `end` o'clock, local time (None: any hour); without a sound;
+    only after they write first. Written as a short choice in buttons: any, quiet, after,
+    9-13."""
+
+    start: int | None = None
+    end: int | None = None
+    silent: bool = False
+    after_writing: bool = False
+
+    @classmethod
+    def from_choice(cls, choice: str) -> AnswerWindow:
+        """The window of a choice; anything not understood is "any time"."""
+        if choice == "quiet":
+            return cls(silent=True)
+        if choice == "after":
+            return cls(after_writing=True)
+        start, _, end = choice.partition("-")
+        if start.isdigit() and end.isdigit():
+            return cls(int(start) % 24, int(end) % 24)
+        return cls()
+
+    @property
+    def choice(self) -> str:
+        if self.after_writing:
+            return "after"
+        if self.start is not None and self.end is not None:
+            return f"{self.start}-{self.end}"
+        return "quiet" if self.silent else "any"
+
+
+@dataclass(frozen=True)
+class WindowOf:
+    """A person's open case as the screen of its answer times needs it."""
+
+    window: AnswerWindow
+    child: bool  # a child wrote it about themself: spoken to with ты / сен
+
+
 @dataclass
 class Attachment:
     media: str
@@ -74,6 +116,7 @@ class CaseDraft:
     urgent: bool = False
     description: str = ""
     attachments: list[Attachment] = field(default_factory=list)
+    window: AnswerWindow = AnswerWindow()  # chosen when sending (issue 13)
 
 
 @dataclass(frozen=True)
@@ -151,6 +194,10 @@ class Cases:
                         person=pseudonym,
                         intake_key=draft.intake_key,
                         reply_to=self._identity.encrypt(chat_id) if draft.may_answer else None,
+                        answer_from=draft.window.start,
+                        answer_until=draft.window.end,
+                        answer_silent=draft.window.silent,
+                        answer_after_writing=draft.window.after_writing,
                     )
                     session.add(case)
                     await session.flush()
@@ -217,20 +264,47 @@ class Cases:
         return case_id is not None
 
     async def set_answer_window(
-        self, pseudonym: str, code: str, start: int | None, end: int | None, silent: bool
-    ) -> bool:
+        self, pseudonym: str, code: str, window: AnswerWindow
+    ) -> WindowOf | None:
         """The person chose when answers to their open case may arrive (issue 13, safe
-        times; the outbox keeps to it). The card is drawn again with it."""
+        times; the outbox keeps to it). The card is drawn again with it. "Only after I write
+        first" counts from their next message, not from one before the choice. None: not
+        their open case."""
         async with self._sessions.begin() as session:
-            case_id = await session.scalar(
-                update(Case)
-                .where(Case.person == pseudonym, Case.code == code, Case.status == "open")
-                .values(answer_from=start, answer_until=end, answer_silent=silent)
-                .returning(Case.id)
+            row = (
+                await session.execute(
+                    update(Case)
+                    .where(Case.person == pseudonym, Case.code == code, Case.status == "open")
+                    .values(
+                        answer_from=window.start,
+                        answer_until=window.end,
+                        answer_silent=window.silent,
+                        answer_after_writing=window.after_writing,
+                        person_wrote_at=None,
+                    )
+                    .returning(Case.id, Case.affected, Case.age_band)
+                )
+            ).first()
+            if row is not None:
+                enqueue(session, "card_update", row.id, said="window")
+        if row is None:
+            return None
+        return WindowOf(window, writes_as_child(row.affected, row.age_band))
+
+    async def answer_window_of(self, pseudonym: str, code: str) -> WindowOf | None:
+        """The answer times of the person's open case `code` (None: not theirs, or closed)."""
+        async with self._sessions() as session:
+            case = await session.scalar(
+                select(Case).where(
+                    Case.person == pseudonym, Case.code == code, Case.status == "open"
+                )
             )
-            if case_id is not None:
-                enqueue(session, "card_update", case_id, said="window")
-        return case_id is not None
+        if case is None:
+            return None
+        window = AnswerWindow(
+            case.answer_from, case.answer_until, case.answer_silent, case.answer_after_writing
+        )
+        return WindowOf(window, writes_as_child(case.affected, case.age_band))
 
     async def recently_closed(self, pseudonym: str, days: int) -> str | None:
         """The code of the person's case closed in the last `days` days (by them or by

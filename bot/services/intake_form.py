@@ -265,6 +265,9 @@ class IntakeDraft:
     seen: list[int] = field(default_factory=list)  # message ids taken (a replay adds nothing)
     consent_at: str | None = None
     editing: bool = False  # changing one answer from the summary
+    # When answers may arrive (issue 13), chosen on the summary: a choice of
+    # bot/services/cases.AnswerWindow ("any" unless they choose).
+    window: str = "any"
     region_page: int = 1
 
     def to_dict(self) -> dict[str, Any]:

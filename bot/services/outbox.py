@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, aliased
 
-from bot.db import affected
+from bot.db import Announced, affected
 from models import Case, HeldChat, OutboxMessage, StaffMember
 
 # Kinds of message that go to the person (the rest go to staff). A case's messages arrive in
@@ -41,6 +41,10 @@ TO_PERSON = frozenset(
 # Person-bound kinds that keep to the case's safe times (Case.answer_from/answer_until): the
 # confirmation of a request just sent is not held (the person is at the phone right now).
 WINDOWED = TO_PERSON - {"confirmation"}
+# "Only after I write first": after the person writes, answers may arrive for this long. Long
+# enough for a volunteer to answer what they just wrote and for a few messages back and forth;
+# short enough that an answer does not ring hours later, when the phone may be in other hands.
+ANSWERS_AFTER_WRITING = timedelta(minutes=30)
 # A claimed row is someone's for this long; a sender that died frees it by simply expiring.
 LEASE = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(minutes=5)
@@ -220,7 +224,9 @@ class Outbox:
         the person) nothing holds it: no quick exit, no safe times (those go the claim's
         way, which knows them)."""
         t, to_person = OutboxMessage, kind in TO_PERSON
-        if to_person and (case.answer_from is not None or case.person is None):
+        if to_person and (
+            case.answer_from is not None or case.answer_after_writing or case.person is None
+        ):
             return False
         if to_person and await session.get(HeldChat, case.person) is not None:
             return False
@@ -254,18 +260,42 @@ class Outbox:
         return ~and_(t.kind.in_(TO_PERSON), exists().where(HeldChat.person == Case.person))
 
     def _in_window(self) -> ColumnElement[bool]:
-        """Not an answer outside the hours its person chose (Case.answer_from/until). The
-        local hour is a parameter: the same SQL on SQLite and PostgreSQL. The sender claims
-        again at least once a second, so a window that opens is noticed at once. Needs Case
-        joined to the outbox row (no case: no window)."""
-        hour = self.clock().astimezone(self.zone).hour
+        """Not an answer outside the hours its person chose (Case.answer_from/until), nor one
+        to a person who asked for answers only after they write first and has not written in
+        the last ANSWERS_AFTER_WRITING (Case.answer_after_writing, person_wrote_at). The local
+        hour and the time are parameters: the same SQL on SQLite and PostgreSQL, a test of
+        each joined case row (no subquery). The sender looks again on every full hour and
+        when the person writes (`wrote`), so a window that opens is noticed at once. Needs
+        Case joined to the outbox row (no case: no window)."""
+        now = self.clock()
+        hour = now.astimezone(self.zone).hour
         start, end = Case.answer_from, Case.answer_until
         return or_(
-            start.is_(None),
-            end.is_(None),
             ~OutboxMessage.kind.in_(WINDOWED),
-            and_(start <= end, start <= hour, end > hour),
-            and_(start > end, or_(start <= hour, end > hour)),  # past midnight: 22-7
+            and_(
+                or_(
+                    start.is_(None),
+                    end.is_(None),
+                    and_(start <= end, start <= hour, end > hour),
+                    and_(start > end, or_(start <= hour, end > hour)),  # past midnight: 22-7
+                ),
+                or_(
+                    Case.answer_after_writing.is_not(True),  # also: no case (outer join)
+                    Case.person_wrote_at >= now - ANSWERS_AFTER_WRITING,
+                ),
+            ),
+        )
+
+    def wrote(self, pseudonym: str) -> Announced:
+        """The statement (for the transaction of the person's new message) that opens the
+        answers of the person's cases that wait for them to write first, for
+        ANSWERS_AFTER_WRITING. Only those cases are written to; if there were any, the
+        sender looks at once when it commits."""
+        return Announced(
+            update(Case)
+            .where(Case.person == pseudonym, Case.answer_after_writing.is_(True))
+            .values(person_wrote_at=self.clock()),
+            self.poke,
         )
 
     async def claim_next(self, recent: Sequence[int] = ()) -> OutboxItem | None:
@@ -442,7 +472,7 @@ class Outbox:
                 enqueue(session, "staff_notice", case_id, notice="left")
         return open_ids
 
-    def released(self, pseudonym: str) -> list[Executable]:
+    def released(self, pseudonym: str) -> list[Executable | Announced]:
         """The statements (for the transaction of the person's new message) that end the
         hold: what waited goes out without a sound. Nothing happens if nothing was held."""
         t = OutboxMessage
@@ -452,7 +482,9 @@ class Outbox:
             update(t)
             .where(t.status == "pending", t.kind.in_(TO_PERSON), t.case_id.in_(theirs), held)
             .values(quiet=True),
-            delete(HeldChat).where(HeldChat.person == pseudonym),
+            # Once it commits the sender looks at once (it would otherwise find them on its
+            # next look, IDLE_POLL later).
+            Announced(delete(HeldChat).where(HeldChat.person == pseudonym), self.poke),
         ]
 
     async def waiting_for_staff(self, session: AsyncSession, case_id: int) -> int:

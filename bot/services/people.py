@@ -123,7 +123,9 @@ class People:
             )
             case_ids = list(await session.scalars(select(Case.id).where(Case.person == pseudonym)))
             result = await session.execute(
-                update(Case).where(Case.person == pseudonym).values(person=None, reply_to=None)
+                update(Case)
+                .where(Case.person == pseudonym)
+                .values(person=None, reply_to=None, person_wrote_at=None)
             )
             await unlink_chats(session, case_ids)
             await session.execute(

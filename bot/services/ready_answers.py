@@ -158,5 +158,4 @@ class ReadyAnswers:
             detail = f"ready answer {answer.key} ({locale})"
             audit(session, staff_id, AuditAction.REPLY, case.id, detail)
             sent = Sent(case.code, locale)
-        self._outbox.poke()
         return sent

@@ -31,7 +31,9 @@ async def _erase(session: AsyncSession, ids: list[int], now: datetime) -> tuple[
         await session.execute(
             update(Case)
             .where(Case.id.in_(ids))
-            .values(description=None, reply_to=None, person=None, erased_at=now)
+            .values(
+                description=None, reply_to=None, person=None, person_wrote_at=None, erased_at=now
+            )
         )
     )
     messages = affected(

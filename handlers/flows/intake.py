@@ -27,7 +27,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.app import QorgauApplication, QorgauContext
 from bot.i18n import N_
-from bot.services.cases import DESCRIPTION_LIMIT, Attachment, CaseDraft
+from bot.services.cases import DESCRIPTION_LIMIT, AnswerWindow, Attachment, CaseDraft
 from bot.services.errors import TooManyCases
 from bot.services.intake_form import (
     KINDS,
@@ -45,7 +45,8 @@ from bot.services.intake_form import (
 from bot.services.scrub import scrub
 from bot.services.urgency import Facts, urgent_because
 from handlers import callbacks
-from handlers.callbacks import INTAKE_BACK, INTAKE_CANCEL, IntakeButton
+from handlers.callbacks import ANSWER_WINDOWS, INTAKE_BACK, INTAKE_CANCEL, IntakeButton
+from handlers.screens.answer_times import window_label, window_question
 from handlers.screens.common import (
     Viewer,
     button,
@@ -171,18 +172,44 @@ def summary_text(v: Viewer, draft: IntakeDraft) -> str:
     if draft.attachments:
         count = len(draft.attachments)
         lines.append(v.n_("{count} attachment", "{count} attachments", count).format(count=count))
+    if answers_expected(draft) and draft.window != "any":
+        lines.append(v._("Answers: {when}").format(when=window_label(v, draft.window)))
     return "\n".join(lines)
 
 
+def answers_expected(draft: IntakeDraft) -> bool:
+    """The person asked to be answered here: only then are answer times offered (a child who
+    chose "No, just record it" is promised no answer)."""
+    return draft.answer == "yes"
+
+
 def summary_screen(v: Viewer, draft: IntakeDraft) -> tuple[str, InlineKeyboardMarkup]:
-    rows = [
-        [button(v._("Send"), IntakeButton("summary", "send").data)],
+    """One tap on "Send": answers at any time, unless the person chose other answer times."""
+    rows = [[button(v._("Send"), IntakeButton("summary", "send").data)]]
+    if answers_expected(draft):
+        rows.append([button(v._("When answers may come"), IntakeButton("summary", "when").data)])
+    rows.append(
         [
             button(v._("Change"), IntakeButton("summary", "change").data),
             button(v._("Cancel"), INTAKE_CANCEL.data),
-        ],
-    ]
+        ]
+    )
     return summary_text(v, draft), keyboard(v, rows)
+
+
+def window_screen(v: Viewer, draft: IntakeDraft) -> tuple[str, InlineKeyboardMarkup]:
+    """Safe times (issue 13), before sending: the choice comes back to the summary."""
+    rows = [
+        [
+            button(
+                window_label(v, choice, chosen=choice == draft.window),
+                IntakeButton("summary", "window", choice).data,
+            )
+        ]
+        for choice in ANSWER_WINDOWS
+    ]
+    rows.append([button(v._("Back"), IntakeButton("summary", "show").data)])
+    return window_question(v, child=draft.is_child), keyboard(v, rows)
 
 
 def change_screen(v: Viewer, draft: IntakeDraft) -> tuple[str, InlineKeyboardMarkup]:
@@ -340,6 +367,13 @@ async def on_summary(
         text, markup = change_screen(v, draft)
         await show(update, context, v, text, markup)
         return "summary"
+    if pressed.value == "when" and answers_expected(draft):
+        text, markup = window_screen(v, draft)
+        await show(update, context, v, text, markup)
+        return "summary"
+    if pressed.value == "window" and pressed.extra in ANSWER_WINDOWS and answers_expected(draft):
+        draft.window = pressed.extra
+        return await ask(update, context, v, draft, "summary")
     if pressed.value == "edit" and pressed.extra in STEPS:
         draft.editing = True
         return await ask(update, context, v, draft, pressed.extra)
@@ -363,8 +397,11 @@ def case_draft(draft: IntakeDraft) -> CaseDraft:
         urgent=draft.urgent,
         description=draft.description,
         attachments=[Attachment(m, i, draft.documents.get(str(i))) for m, i in draft.attachments],
-        may_answer=draft.answer == "yes",
+        may_answer=answers_expected(draft),
         consent_at=datetime.fromisoformat(draft.consent_at),
+        window=AnswerWindow.from_choice(draft.window)
+        if answers_expected(draft)
+        else AnswerWindow(),
     )
 
 
@@ -392,6 +429,12 @@ def sent_text(v: Viewer, draft: IntakeDraft, code: str, *, nobody_on_duty: bool)
             "if you want to ask about this request later."
         )
     text = text.format(code=code)
+    if answers_expected(draft) and draft.window == "after":  # what they chose, said again
+        text += "\n\n" + (
+            v._("As you asked, our answers will wait until you write here.")
+            if draft.is_child
+            else v._("As you asked, answers will wait until you write to us here.")
+        )
     if nobody_on_duty:
         facts = Facts(draft.kind, draft.category or "", draft.age_band or "", draft.affected or "")
         urgent = draft.urgent or bool(urgent_because(facts))

@@ -12,6 +12,7 @@ from telegram.ext import (
 
 from bot.app import QorgauApplication, QorgauContext
 from handlers import callbacks
+from handlers.screens.answer_times import window_label, window_question, window_saved
 from handlers.screens.common import (
     Viewer,
     button,
@@ -35,15 +36,6 @@ def cases_markup(v: Viewer, codes: list[str]) -> list[list[InlineKeyboardButton]
     ]
 
 
-def window_label(v: Viewer, choice: str) -> str:
-    if choice == "any":
-        return v._("Any time")
-    if choice == "quiet":
-        return v._("Any time, without sound")
-    start, end = choice.split("-")
-    return v._("Only {start}:00–{end}:00").format(start=start, end=end)
-
-
 async def choose_window(update: Update, context: QorgauContext) -> None:
     """Safe times (issue 13): when answers to this request may arrive; outside them they
     wait and are not lost."""
@@ -51,15 +43,21 @@ async def choose_window(update: Update, context: QorgauContext) -> None:
     assert query is not None and query.data is not None
     v = await viewer(update, context)
     code = callbacks.parse_answer_windows(query.data)
+    current = await v.services.cases.answer_window_of(v.pseudonym, code)
+    if current is None:  # closed meanwhile, or not theirs
+        await list_cases(update, context)
+        return
     rows = [
-        [button(window_label(v, choice), callbacks.answer_window(code, choice))]
+        [
+            button(
+                window_label(v, choice, chosen=choice == current.window.choice),
+                callbacks.answer_window(code, choice),
+            )
+        ]
         for choice in callbacks.ANSWER_WINDOWS
     ]
     rows.append([button(v._("Main menu"), callbacks.MENU)])
-    text = v._(
-        "{code}: when may our answers reach you? An answer written at another time waits "
-        "and arrives when your hours begin (Almaty time)."
-    ).format(code=code)
+    text = f"{code}: {window_question(v, child=current.child)}"
     await show(update, context, v, text, keyboard(v, rows))
 
 
@@ -67,10 +65,10 @@ async def set_window(update: Update, context: QorgauContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     v = await viewer(update, context)
-    code, start, end, silent = callbacks.parse_answer_window(query.data)
-    saved = await v.services.cases.set_answer_window(v.pseudonym, code, start, end, silent)
-    prefix = v._("Saved: answers to {code} will keep to your choice.").format(code=code)
-    await list_cases(update, context, prefix=f"{prefix}\n\n" if saved else "")
+    code, window = callbacks.parse_answer_window(query.data)
+    saved = await v.services.cases.set_answer_window(v.pseudonym, code, window)
+    prefix = f"{window_saved(v, code, child=saved.child)}\n\n" if saved else ""
+    await list_cases(update, context, prefix=prefix)
 
 
 async def list_cases(update: Update, context: QorgauContext, prefix: str = "") -> None:

@@ -1,6 +1,7 @@
 """Remember the ids of the person's own messages, for "Exit and clear chat". Written with
 the update: if the bot dies first, the update comes again and is remembered then. A person
-who left in a hurry and writes again gets what waited for them (quietly)."""
+who left in a hurry and writes again gets what waited for them (quietly); one who asked for
+answers only after they write first gets them now."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ async def remember_incoming(update: Update, context: QorgauContext) -> None:
     application.write_with_update(
         services.chat_log.remembered(pseudonym, [message.message_id]),
         *services.outbox.released(pseudonym),
+        services.outbox.wrote(pseudonym),  # answers waiting for them to write first may go
     )
 
 

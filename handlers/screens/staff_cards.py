@@ -92,7 +92,9 @@ def answer_window_line(t: Translations, case: Case) -> str:
     """When the person's answers may arrive (issue 13, safe times); empty: any time, with a
     sound. The outbox keeps to it (bot/services/outbox.py, Outbox._in_window)."""
     parts = []
-    if case.answer_from is not None and case.answer_until is not None:
+    if case.answer_after_writing:
+        parts.append(t.gettext("Answers only after the person writes"))
+    elif case.answer_from is not None and case.answer_until is not None:
         parts.append(
             t.gettext("Answers reach them only {start}:00–{end}:00").format(
                 start=case.answer_from, end=case.answer_until
