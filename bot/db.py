@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ from sqlalchemy import Executable, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult, Result, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -143,11 +144,28 @@ async def migrate(engine: AsyncEngine) -> None:
         await connection.run_sync(_upgrade)
 
 
-async def execute_all(engine: AsyncEngine, *statements: Executable) -> None:
-    """Run statements in one transaction (no ORM session: the cheap way for hot paths)."""
+async def execute_all(engine: AsyncEngine, *statements: Executable | Announced) -> None:
+    """Run statements in one transaction (no ORM session: the cheap way for hot paths);
+    an `Announced` one's `then` is called after the commit if it changed rows."""
     async with engine.begin() as connection:
-        for statement in statements:
+        announce = await run_statements(connection, statements)
+    for then in announce:
+        then()
+
+
+async def run_statements(
+    connection: AsyncConnection, statements: Sequence[Executable | Announced]
+) -> list[Callable[[], None]]:
+    """Run statements in the caller's transaction; returns what to call once it commits
+    (the `then` of each `Announced` one that changed rows)."""
+    announce = []
+    for statement in statements:
+        if isinstance(statement, Announced):
+            if affected(await connection.execute(statement.statement)):
+                announce.append(statement.then)
+        else:
             await connection.execute(statement)
+    return announce
 
 
 @dataclass(frozen=True)

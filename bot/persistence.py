@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -17,7 +16,7 @@ from sqlalchemy import Executable, ScalarSelect, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import BasePersistence, PersistenceInput
 
-from bot.db import Announced, affected, upsert
+from bot.db import Announced, run_statements, upsert
 from bot.services.identity import Identity
 from bot.services.intake_form import FLOW_TIMEOUT
 from models import ConversationState, Draft
@@ -74,15 +73,9 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
             statements, self._pending = [*self._pending, *extra], []
             if not statements:
                 return
-            announce: list[Callable[[], None]] = []
             try:
                 async with self._engine.begin() as connection:
-                    for statement in statements:
-                        if isinstance(statement, Announced):
-                            if affected(await connection.execute(statement.statement)):
-                                announce.append(statement.then)
-                        else:
-                            await connection.execute(statement)
+                    announce = await run_statements(connection, statements)
             except Exception:
                 # The database may now differ from what we think we wrote: write it all again.
                 self._written_users.clear()
