@@ -193,8 +193,14 @@ class User:
 
 
 class BotApi:
-    def __init__(self, token: str = "123456:TEST-TOKEN", *, flood: bool = True) -> None:
+    def __init__(
+        self, token: str = "123456:TEST-TOKEN", *, flood: bool = True, long_poll: float = 0.5
+    ) -> None:
         self.token = token
+        # The longest a getUpdates waits for an update. Telegram holds it for the whole
+        # `timeout` the bot asks; the tests cap it (a bot stopping need not wait that long),
+        # benchmarks of idle cost do not (bench/relay.py).
+        self.long_poll = long_poll
         self.flood: Flood | None = Flood() if flood else None
         self.calls: list[Call] = []
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
@@ -397,7 +403,7 @@ class BotApi:
         offset = int(params.get("offset") or 0)
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
         if not self._updates:
-            timeout = min(float(params.get("timeout") or 0), 0.5)
+            timeout = min(float(params.get("timeout") or 0), self.long_poll)
             async with self._changed:
                 with contextlib.suppress(TimeoutError):
                     has_updates = self._changed.wait_for(

@@ -15,19 +15,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     ColumnElement,
     Executable,
+    Integer,
+    Select,
     and_,
+    bindparam,
     case,
     delete,
     event,
     exists,
     func,
-    literal,
     or_,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import BindParameter
 
 from bot.db import Announced, affected
 from models import Case, HeldChat, OutboxMessage, StaffMember
@@ -45,6 +48,8 @@ WINDOWED = TO_PERSON - {"confirmation"}
 # enough for a volunteer to answer what they just wrote and for a few messages back and forth;
 # short enough that an answer does not ring hours later, when the phone may be in other hands.
 ANSWERS_AFTER_WRITING = timedelta(minutes=30)
+# The cases served last that the claim puts behind the others (round robin).
+RECENT = 64
 # A claimed row is someone's for this long; a sender that died frees it by simply expiring.
 LEASE = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(minutes=5)
@@ -143,12 +148,14 @@ class Outbox:
         self._engine = engine
         self._sessions = sessions
         self._listeners: list[Callable[[], None]] = []
+        self._pick_once = self._pick()
+        self._due_once = self._due()
         self.zone = zone or ZoneInfo("Asia/Almaty")
         self._clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-        # The sender waits with nothing due (it says so): a row added now can be claimed in
-        # the transaction that adds it and handed straight over (see `add`).
-        self.sender_idle = False
+        # The sender, which takes rows claimed for it as they are added (see `add`), and says
+        # when it has room for them (nothing else due, workers free).
         self._hand_to: Callable[[OutboxItem], None] | None = None
+        self._room: Callable[[], bool] = lambda: False
         self._watch()
 
     @property
@@ -172,8 +179,9 @@ class Outbox:
             return  # a plain maker (some tools): the sender's IDLE_POLL finds the rows
 
         def flushed(session: Session, _context: object) -> None:
-            if any(isinstance(row, OutboxMessage) for row in session.new):
-                session.info["outbox_added"] = True
+            handed = {id(row) for row, _, _ in session.info.get("outbox_handed", ())}
+            if any(isinstance(row, OutboxMessage) and id(row) not in handed for row in session.new):
+                session.info["outbox_added"] = True  # (rows handed over need no waking)
 
         def committed(session: Session) -> None:
             for row, case_row, taker in session.info.pop("outbox_handed", ()):
@@ -185,7 +193,7 @@ class Outbox:
         def rolled_back(session: Session, _previous: object) -> None:
             session.info.pop("outbox_added", None)
             if session.info.pop("outbox_handed", None):
-                self.poke()  # the sender said it was idle: it looks again, and says so again
+                self.poke()  # the sender made room for them: it looks again
 
         event.listen(own, "after_flush", flushed)
         event.listen(own, "after_commit", committed)
@@ -197,17 +205,19 @@ class Outbox:
         top = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         return (top - local).total_seconds() + 0.01
 
-    def on_handed(self, listener: Callable[[OutboxItem], None]) -> None:
-        """The sender takes rows claimed for it as they are added (see `add`)."""
-        self._hand_to = listener
+    def on_handed(self, listener: Callable[[OutboxItem], None], room: Callable[[], bool]) -> None:
+        """The sender takes rows claimed for it as they are added (see `add`) while `room`
+        says so."""
+        self._hand_to, self._room = listener, room
 
     async def add(self, session: AsyncSession, kind: str, case: Case, **payload: Any) -> None:
-        """`enqueue`, for the hot path (a follow-up, an answer). When the sender waits with
-        nothing due and nothing of the case is before this row in its direction, the row is
-        claimed here, in the transaction that adds it, and handed to the sender when that
-        commits: no transaction of its own to claim it. A crash first leaves it leased:
-        the lease runs out and it goes as usual (marked as possibly sent)."""
-        handed = self._hand_to is not None and self.sender_idle
+        """`enqueue`, for the hot path (a follow-up, an answer). When the sender has room
+        (nothing else due, a worker free) and nothing of the case is before this row in its
+        direction, the row is claimed here, in the transaction that adds it, and handed to
+        the sender when that commits: no transaction of its own to claim it. A crash first
+        leaves it leased: the lease runs out and it goes as usual (marked as possibly
+        sent)."""
+        handed = self._hand_to is not None and self._room()
         if handed and not await self._goes_now(session, case, kind):
             handed = False
         row = OutboxMessage(kind=kind, case_id=case.id, payload=json.dumps(payload))
@@ -216,7 +226,6 @@ class Outbox:
             row.lease_until, row.sending_since = now + LEASE, now
             taker = await session.get(StaffMember, case.taken_by) if case.taken_by else None
             session.info.setdefault("outbox_handed", []).append((row, case, taker))
-            self.sender_idle = False  # one at a time: the sender says when it waits again
         session.add(row)
 
     async def _goes_now(self, session: AsyncSession, case: Case, kind: str) -> bool:
@@ -245,7 +254,7 @@ class Outbox:
         for listener in self._listeners:
             listener()
 
-    def _free(self, now: datetime) -> ColumnElement[bool]:
+    def _free(self, now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
         """Pending and not claimed by a live sender."""
         return and_(
             OutboxMessage.status == "pending",
@@ -263,12 +272,12 @@ class Outbox:
         """Not an answer outside the hours its person chose (Case.answer_from/until), nor one
         to a person who asked for answers only after they write first and has not written in
         the last ANSWERS_AFTER_WRITING (Case.answer_after_writing, person_wrote_at). The local
-        hour and the time are parameters: the same SQL on SQLite and PostgreSQL, a test of
-        each joined case row (no subquery). The sender looks again on every full hour and
-        when the person writes (`wrote`), so a window that opens is noticed at once. Needs
-        Case joined to the outbox row (no case: no window)."""
-        now = self.clock()
-        hour = now.astimezone(self.zone).hour
+        hour and the time are parameters (`_window_params`): the same SQL on SQLite and
+        PostgreSQL, a test of each joined case row (no subquery). The sender looks again on
+        every full hour and when the person writes (`wrote`), so a window that opens is
+        noticed at once. Needs Case joined to the outbox row (no case: no window)."""
+        hour = bindparam("hour", type_=Integer)
+        wrote_after = bindparam("wrote_after", type_=Case.person_wrote_at.type)
         start, end = Case.answer_from, Case.answer_until
         return or_(
             ~OutboxMessage.kind.in_(WINDOWED),
@@ -281,10 +290,17 @@ class Outbox:
                 ),
                 or_(
                     Case.answer_after_writing.is_not(True),  # also: no case (outer join)
-                    Case.person_wrote_at >= now - ANSWERS_AFTER_WRITING,
+                    Case.person_wrote_at >= wrote_after,
                 ),
             ),
         )
+
+    def _window_params(self) -> dict[str, Any]:
+        now = self.clock()
+        return {
+            "hour": now.astimezone(self.zone).hour,
+            "wrote_after": now - ANSWERS_AFTER_WRITING,
+        }
 
     def wrote(self, pseudonym: str) -> Announced:
         """The statement (for the transaction of the person's new message) that opens the
@@ -303,15 +319,19 @@ class Outbox:
         claimed = await self.claim(recent)
         return claimed.item if isinstance(claimed, Claimed) else None
 
-    def _pick(self, now: datetime, recent: Sequence[int]) -> Any:
+    def _pick(self) -> Select[OutboxMessage, Case, StaffMember]:
         """The next due row (and one more, to know if there is another), never ahead of an
         older pending row of the same case in the same direction (a case's messages arrive
         in order), with its case and the volunteer who took it.
 
-        Fair: new cards first, then urgent cases, then cases not among `recent` (the cases
-        served last), oldest first: one case with a thousand rows waits its turn like others."""
+        Fair: new cards first, then urgent cases, then cases not among the RECENT served
+        last, oldest first: one case with a thousand rows waits its turn like others.
+
+        Built once, with parameters (`_pick_params`): building and keying a statement this
+        size each time cost more CPU than running it."""
         t, earlier = OutboxMessage, aliased(OutboxMessage)
-        served = case((t.case_id.in_(list(recent)), 1), else_=0) if recent else literal(0)
+        now = bindparam("now", type_=t.due_at.type)
+        recent = [bindparam(f"recent{n}", type_=Integer) for n in range(RECENT)]
         return (
             select(t, Case, StaffMember)
             .where(
@@ -331,12 +351,18 @@ class Outbox:
             .order_by(
                 case((t.kind == "card", 0), else_=1),
                 case((Case.urgent.is_(True), 0), else_=1),
-                served,
+                case((t.case_id.in_(recent), 1), else_=0),
                 t.id,
             )
             .limit(2)
             .with_for_update(skip_locked=True, of=t)  # PostgreSQL; SQLite: one writer
         )
+
+    def _pick_params(self, now: datetime, recent: Sequence[int]) -> dict[str, Any]:
+        served = list(recent)[-RECENT:]
+        # No case has id 0: the places no recent case fills.
+        ids = {f"recent{n}": served[n] if n < len(served) else 0 for n in range(RECENT)}
+        return {"now": now, **ids, **self._window_params()}
 
     async def claim(
         self, recent: Sequence[int] = (), finished: Sequence[Executable] = ()
@@ -353,7 +379,9 @@ class Outbox:
                     await session.execute(statement)
                 finished = ()
                 now = datetime.now(UTC)  # after them: a row they added is due already
-                rows = (await session.execute(self._pick(now, recent))).all()
+                rows = (
+                    await session.execute(self._pick_once, self._pick_params(now, recent))
+                ).all()
                 if not rows:
                     return NothingDue(await self._next_due(session, now))
                 row, case_row, taker = rows[0]
@@ -519,15 +547,21 @@ class Outbox:
         async with self._sessions() as session:
             return await self._next_due(session, datetime.now(UTC))
 
-    async def _next_due(self, session: AsyncSession, now: datetime) -> datetime | None:
+    def _due(self) -> Select[datetime | None]:
         """When the next pending row may be claimed: its due time, or for a row being sent
         (leased), when the lease runs out. Rows held or outside their safe times wait for
-        the person, not for a time, and are left out."""
+        the person, not for a time, and are left out. Built once, like `_pick`."""
         t = OutboxMessage
-        due: datetime | None = await session.scalar(
+        now = bindparam("now", type_=t.due_at.type)
+        return (
             select(func.min(case((t.lease_until > now, t.lease_until), else_=t.due_at)))
             .outerjoin(Case, Case.id == t.case_id)
             .where(t.status == "pending", self._not_held(), self._in_window())
+        )
+
+    async def _next_due(self, session: AsyncSession, now: datetime) -> datetime | None:
+        due: datetime | None = await session.scalar(
+            self._due_once, {"now": now, **self._window_params()}
         )
         return due
 

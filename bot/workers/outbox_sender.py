@@ -30,7 +30,7 @@ from bot.i18n import N_
 from bot.message_parts import CAPTION_LIMIT, TEXT_LIMIT, split_text, visible_length
 from bot.services.intake_form import writes_as_child
 from bot.services.notes import delivered_mark
-from bot.services.outbox import TO_PERSON, Claimed, NothingDue, OutboxItem
+from bot.services.outbox import RECENT, TO_PERSON, Claimed, NothingDue, OutboxItem
 from bot.services.staff import Member, member, pick_route
 from bot.telegram_http import chat_refuses, in_doubt, permanent, retry_after_seconds
 from bot.workers.care import DELIVERIES as CARE_DELIVERIES
@@ -50,7 +50,6 @@ log = logging.getLogger("qorgau.delivery")
 # Outbox kinds delivered by other modules (the rest by a `_kind` method of the Sender).
 DELIVERIES = {**REFERRAL_DELIVERIES, **MARK_DELIVERIES, **RAPID_DELIVERIES}
 WORKERS = 8  # rows delivered at the same time (each of a different case)
-RECENT_CASES = 64  # served lately: others go first (round robin across cases)
 # The longest an idle sender waits without looking (see Sender._sleep).
 IDLE_POLL = 5.0
 # Messages of the row being delivered that Telegram took already (a long text goes in parts).
@@ -145,8 +144,9 @@ class Sender:
         self._helpers_idle = 0
         self._watching = False  # the first worker waits for new rows
         self._forum: dict[int, bool] = {}
-        self.recent: deque[int] = deque(maxlen=RECENT_CASES)  # cases served last
+        self.recent: deque[int] = deque(maxlen=RECENT)  # served last: others go first
         self.handed: deque[OutboxItem] = deque()  # claimed for us as they were added
+        self._no_backlog = False  # the last claim found nothing due
 
     @property
     def staff_t(self) -> Any:
@@ -154,7 +154,7 @@ class Sender:
 
     async def run(self) -> None:
         self.services.outbox.on_new(self._new_rows)
-        self.services.outbox.on_handed(self._handed)
+        self.services.outbox.on_handed(self._handed, self._room)
         with contextlib.suppress(Exception):  # the database may be away: the loop copes
             await self.services.outbox.due_now()
         # Different cases at the same time (a case's rows still go one by one, in order):
@@ -162,7 +162,7 @@ class Sender:
         try:
             await asyncio.gather(*(self._work(first=n == 0) for n in range(WORKERS)))
         finally:
-            self.services.outbox.sender_idle = False
+            self._no_backlog = False
             await asyncio.shield(self._hand_back())
 
     async def _hand_back(self) -> None:
@@ -172,10 +172,17 @@ class Sender:
             with contextlib.suppress(Exception):
                 await self.services.outbox.retry(item.id, 0, "stopped", timedelta(0))
 
+    def _room(self) -> bool:
+        """Rows may be handed over as they are added: the last look found nothing else due
+        (handed rows never go ahead of others), and a worker is free for each."""
+        return self._no_backlog and len(self.handed) < WORKERS
+
     def _handed(self, item: OutboxItem) -> None:
-        """A row claimed for us as it was added (Outbox.add): the first worker sends it."""
+        """A row claimed for us as it was added (Outbox.add): the next free worker sends it."""
         self.handed.append(item)
         self.wake.set()
+        if not self._watching:  # the first worker is busy sending: another one takes it
+            self._wake_a_helper()
 
     async def _work(self, *, first: bool) -> None:
         """The first worker watches the outbox (woken by new rows, or when one falls due);
@@ -184,10 +191,13 @@ class Sender:
         transaction."""
         finished: list[Executable] = []
         while True:
-            if first and self.handed:
-                if finished:  # (rarely: rows are handed over while the first worker waits)
+            if self.handed:  # first: a handed row's lease must not run out waiting
+                if finished:  # the last row's "sent" (with no claim to go with)
                     await execute_all(self.services.engine, *finished)
                     finished = []
+                    # It may have added rows (a "delivered" mark): claimed before more are
+                    # handed over.
+                    self._no_backlog = False
                 item = self.handed.popleft()
             else:
                 claimed = await self._claimed(finished, first=first)
@@ -215,11 +225,12 @@ class Sender:
             log.warning("outbox claim failed: %s", type(error).__name__)
             await asyncio.sleep(1)
             return None
+        self._no_backlog = isinstance(claimed, NothingDue)
         if isinstance(claimed, Claimed):
             if claimed.more:
                 self._wake_a_helper()  # there is more: one more worker looks
             return claimed
-        if not (first and self.handed):
+        if not self.handed:
             await (self._sleep(claimed.next_due) if first else self._wait_for_work())
         return None
 
@@ -239,6 +250,7 @@ class Sender:
             raise
 
     def _new_rows(self) -> None:
+        self._no_backlog = False  # rows to claim: none handed over ahead of them
         self.wake.set()
         if not self._watching:  # the first worker is busy sending: another one looks
             self._wake_a_helper()
@@ -264,13 +276,11 @@ class Sender:
         if due is not None:
             delay = min(max((due - now).total_seconds(), 0.01), delay)
         self._watching = True
-        self.services.outbox.sender_idle = not self.wake.is_set()  # new rows may be handed over
         try:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), delay)
         finally:
             self._watching = False
-            self.services.outbox.sender_idle = False
         self.wake.clear()
 
     async def deliver(self, item: OutboxItem) -> list[Executable]:
