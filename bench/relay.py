@@ -4,8 +4,9 @@ own count) per relayed message, and p50/p95 from the message to its copy. Not a 
 
 Person -> staff goes at the pace Telegram allows in one staff group (about 20 a minute, one
 every 3 s after a burst): faster, the bot's rate limiter holds the copies back, as Telegram
-would refuse them. Staff -> person: 20 people get an answer each second (about one a second
-per private chat is allowed).
+would refuse them. Staff -> person: every person gets an answer each second (about one a
+second per private chat is allowed), spread over the second as independent volunteers write,
+and once more all at the same instant (the worst case).
 
     .venv/bin/python -m bench.relay [--people 20] [--to-staff 15] [--rounds 3]
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import re
 import signal
 import statistics
@@ -98,11 +100,19 @@ async def to_staff(api: BotApi, people: list[int], count: int) -> list[float]:
 
 
 async def to_people(
-    api: BotApi, staff: list[User], people: list[int], rounds: int, volunteers: int
+    api: BotApi,
+    staff: list[User],
+    people: list[int],
+    rounds: int,
+    volunteers: int,
+    *,
+    burst: bool = False,
 ) -> list[float]:
     """Each round, every person gets an answer (one a second per person): from the
     volunteer who took their case by answering first, or (`volunteers` 1) all from the
-    admin, who may answer any case."""
+    admin, who may answer any case. The answers of a round are spread over its second, as
+    people who do not wait for each other write; `burst`: all at the same instant."""
+    spread = random.Random(7)
     # Each copy is answered for the person who wrote it (copies may arrive in another order
     # than they were written: the sender serves cases in turn).
     relayed: dict[int, dict[str, Any]] = {}
@@ -115,6 +125,8 @@ async def to_people(
     owner = {uid: staff[people.index(uid) % len(staff)] for uid in relayed}
 
     async def answer(uid: int, message: dict[str, Any], n: int) -> None:
+        if not burst:
+            await asyncio.sleep(spread.random())
         waiter: asyncio.Future[float] = loop.create_future()
         api.chat_waiters[uid] = waiter
         started = time.monotonic()
@@ -165,12 +177,17 @@ async def measure_qorgau(
                 )
                 # A volunteer's messages are handled in order (their answers to one case
                 # must arrive in order), so one volunteer's burst of answers queues.
-                for volunteers, name in ((count, "each case its volunteer"), (1, "one for all")):
+                runs = (
+                    (count, False, "each case its volunteer"),
+                    (count, True, "the same, all at one instant"),
+                    (1, False, "one admin answers all"),
+                )
+                for volunteers, burst, name in runs:
                     results[f"staff -> person, {name}"] = await phase(
                         process.pid,
                         database,
                         api,
-                        to_people(api, staff, ids[:count], rounds, volunteers),
+                        to_people(api, staff, ids[:count], rounds, volunteers, burst=burst),
                     )
             finally:
                 process.send_signal(signal.SIGTERM)
