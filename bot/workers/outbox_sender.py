@@ -193,7 +193,7 @@ class Sender:
         while True:
             if self.handed:  # first: a handed row's lease must not run out waiting
                 if finished:  # the last row's "sent" (with no claim to go with)
-                    await execute_all(self.services.engine, *finished)
+                    await self._write(finished)
                     finished = []
                     # It may have added rows (a "delivered" mark): claimed before more are
                     # handed over.
@@ -233,6 +233,19 @@ class Sender:
         if not self.handed:
             await (self._sleep(claimed.next_due) if first else self._wait_for_work())
         return None
+
+    async def _write(self, finished: list[Executable]) -> None:
+        """A row's "sent" on its own, never cut off half-way (as in `_claim`). Lost (the
+        database is away), the row's lease runs out and it goes again, marked."""
+        writing = asyncio.ensure_future(execute_all(self.services.engine, *finished))
+        try:
+            await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await writing
+            raise
+        except Exception as error:
+            log.warning("outbox bookkeeping failed: %s", type(error).__name__)
 
     async def _claim(self, finished: list[Executable]) -> Claimed | NothingDue:
         """The claim (with the last row's "sent"), never cut off half-way: a stop waits for
