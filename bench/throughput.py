@@ -3,7 +3,14 @@ against the Bot API stand-in; a bare python-telegram-bot echo bot is measured in
 as the ceiling. Prints updates per second and p50/p95 latency per update.
 
     .venv/bin/python -m bench.throughput [--people 200] [--db sqlite postgresql]
-                                         [--mode polling webhook]
+                                         [--mode polling webhook] [--cases 1000000]
+    .venv/bin/python -m bench.throughput --compare 1000000 [--rounds 4] [--db …] [--mode …]
+
+`--compare N` answers "is the paced report flow as fast with N cases in the database as with
+none?" on a shared machine, where one run against another differs by more than the question:
+an empty database and one seeded with N cases are kept side by side and measured in turns
+(empty, N, N, empty, empty, N, …, each in a bot process of its own), paced only; it prints
+each round's p95 and, per database, the median p95 with its spread.
 
 Qorgau runs in polling mode (the default) and in webhook mode (the stand-in then POSTs each
 update to the bot, as Telegram does, up to 40 at a time).
@@ -13,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -20,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -111,10 +120,14 @@ def cpu_seconds(pid: int) -> float:
 SHAPES: dict[str, tuple[float, float] | None] = {"flooded": None, "paced 1-3 s": (1.0, 3.0)}
 
 
-def row(name: str, rate: float, latencies: list[float], cpu_ms: float) -> str:
+def p95(latencies: list[float]) -> float:
     ordered = sorted(latencies)
-    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return f"{name:<40} {rate:>9.1f} {statistics.median(ordered):>8.1f} {p95:>8.1f} {cpu_ms:>8.2f}"
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+def row(name: str, rate: float, latencies: list[float], cpu_ms: float) -> str:
+    median, tail = statistics.median(latencies), p95(latencies)
+    return f"{name:<40} {rate:>9.1f} {median:>8.1f} {tail:>8.1f} {cpu_ms:>8.2f}"
 
 
 async def quiet(api: BotApi, seconds: float = 1.0) -> None:
@@ -127,18 +140,26 @@ async def quiet(api: BotApi, seconds: float = 1.0) -> None:
 
 
 async def measure(
-    api: BotApi, name: str, module: str, env: dict[str, str], people: int, first_id: int
-) -> list[tuple[str, float, str]]:
-    """Run one bot in its own process through every load shape; rows for the table."""
+    api: BotApi,
+    name: str,
+    module: str,
+    env: dict[str, str],
+    people: int,
+    first_id: int,
+    shapes: dict[str, tuple[float, float] | None] = SHAPES,
+) -> list[tuple[str, float, str, float]]:
+    """Run one bot in its own process through every load shape; rows for the table (the
+    shape, updates per second, the line, the p95 in ms)."""
     process = await in_process(api, module, env)
     results = []
     try:
-        for n, (shape, think) in enumerate(SHAPES.items()):
+        for n, (shape, think) in enumerate(shapes.items()):
             await quiet(api)  # the last run's cards sent, nothing left over
             cpu_before = cpu_seconds(process.pid)
             rate, latencies = await load(api, people, first_id + n * people, think)
             cpu_ms = 1000 * (cpu_seconds(process.pid) - cpu_before) / len(latencies)
-            results.append((shape, rate, row(f"{name}, {shape}", rate, latencies, cpu_ms)))
+            line = row(f"{name}, {shape}", rate, latencies, cpu_ms)
+            results.append((shape, rate, line, p95(latencies)))
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 30)
@@ -157,31 +178,83 @@ async def seeded(url: str, cases: int) -> None:
         await services.engine.dispose()
 
 
+def qorgau_env(api: BotApi, url: str, mode: str) -> dict[str, str]:
+    env = {
+        "SECRET_KEY": "Qorgau-bench-key-8Vw3Nq6Zr1Kt9Hx4Lm2Pb7Yc",
+        "STAFF_CHAT_ID": "-100200300",
+        "DATABASE_URL": url,
+        "DEFAULT_LOCALE": "en",
+        "WEBHOOK_URL": "",
+    }
+    if mode == "webhook":
+        port = free_port()
+        api.webhook_host = f"http://127.0.0.1:{port}"
+        env |= {
+            "WEBHOOK_URL": "https://qorgau.example.org/telegram",
+            "WEBHOOK_SECRET": "bench-webhook-secret",
+            "PORT": str(port),
+        }
+    return env
+
+
 async def measure_qorgau(
     api: BotApi, backend: str, mode: str, people: int, first_id: int, cases: int = 0
-) -> list[tuple[str, float, str]]:
+) -> list[tuple[str, float, str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         async for url in database_for(backend, Path(tmp)):
             if cases:
                 await seeded(url, cases)
-            env = {
-                "SECRET_KEY": "Qorgau-bench-key-8Vw3Nq6Zr1Kt9Hx4Lm2Pb7Yc",
-                "STAFF_CHAT_ID": "-100200300",
-                "DATABASE_URL": url,
-                "DEFAULT_LOCALE": "en",
-                "WEBHOOK_URL": "",
-            }
-            if mode == "webhook":
-                port = free_port()
-                api.webhook_host = f"http://127.0.0.1:{port}"
-                env |= {
-                    "WEBHOOK_URL": "https://qorgau.example.org/telegram",
-                    "WEBHOOK_SECRET": "bench-webhook-secret",
-                    "PORT": str(port),
-                }
             name = f"qorgau, {backend}, {mode}" + (f", {cases // 1000}k cases" if cases else "")
-            return await measure(api, name, "bot", env, people, first_id)
+            return await measure(api, name, "bot", qorgau_env(api, url, mode), people, first_id)
     raise RuntimeError("no database")
+
+
+@contextlib.asynccontextmanager
+async def one_database(backend: str) -> AsyncIterator[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        databases = database_for(backend, Path(tmp))
+        url = await anext(databases)
+        try:
+            yield url
+        finally:
+            with contextlib.suppress(StopAsyncIteration):  # drops it (PostgreSQL)
+                await anext(databases)
+
+
+async def compare(
+    people: int, backends: list[str], modes: list[str], cases: int, rounds: int
+) -> None:
+    """Paced runs against an empty database and one with `cases` cases, in turns."""
+    api = BotApi()
+    await api.start()
+    paced = {"paced 1-3 s": SHAPES["paced 1-3 s"]}
+    first_id, summary = 3 * 10**6, []
+    for backend in backends:
+        async with one_database(backend) as empty, one_database(backend) as full:
+            urls = {"empty": empty, f"{cases // 1000}k": full}
+            await seeded(full, cases)
+            for mode in modes:
+                tails: dict[str, list[float]] = {name: [] for name in urls}
+                for r in range(rounds):
+                    order = list(urls) if r % 2 == 0 else list(reversed(urls))
+                    for name in order:
+                        env = qorgau_env(api, urls[name], mode)
+                        label = f"qorgau, {backend}, {mode}, {name}"
+                        [(_, _, line, tail)] = await measure(
+                            api, label, "bot", env, people, first_id, paced
+                        )
+                        first_id += people
+                        tails[name].append(tail)
+                        print(f"round {r + 1}: {line}", flush=True)
+                for name, values in tails.items():
+                    summary.append(
+                        f"{backend}, {mode}, {name}: median p95 "
+                        f"{statistics.median(values):.0f} ms "
+                        f"({min(values):.0f}–{max(values):.0f}, {len(values)} runs)"
+                    )
+    await api.stop()
+    print(f"{people} people paced 1-3 s, {len(STEPS)} updates each; p95 of each run:")
+    print("\n".join(summary))
 
 
 async def run(people: int, backends: list[str], modes: list[str], cases: int) -> None:
@@ -200,11 +273,11 @@ async def run(people: int, backends: list[str], modes: list[str], cases: int) ->
     print(f"{people} people at once, {len(STEPS)} updates each (the whole report flow); 2 cores")
     print(f"{'':<40} {'upd/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>8}")
     for rows in [echo, echo_aiohttp, *qorgau]:
-        print("\n".join(line for _, _, line in rows))
-    ceiling = {shape: rate for shape, rate, _ in echo}
-    same_transport = {shape: rate for shape, rate, _ in echo_aiohttp}
+        print("\n".join(line for _, _, line, _ in rows))
+    ceiling = {shape: rate for shape, rate, *_ in echo}
+    same_transport = {shape: rate for shape, rate, *_ in echo_aiohttp}
     for (backend, mode), results in zip(setups, qorgau, strict=True):
-        shape, rate, _ = results[0]
+        shape, rate, *_ = results[0]
         print(
             f"qorgau, {backend}, {mode}, {shape}: {100 * rate / ceiling[shape]:.0f} % of the "
             f"bare PTB echo bot, {100 * rate / same_transport[shape]:.0f} % of the aiohttp echo bot"
@@ -224,8 +297,15 @@ def main() -> None:
     parser.add_argument(
         "--cases", type=int, default=0, help="seed this many cases first (bench/scale.py)"
     )
+    parser.add_argument(
+        "--compare", type=int, metavar="N", help="paced, empty and N cases in turns (see above)"
+    )
+    parser.add_argument("--rounds", type=int, default=4, help="with --compare: turns each")
     args = parser.parse_args()
-    asyncio.run(run(args.people, args.db, args.mode, args.cases))
+    if args.compare:
+        asyncio.run(compare(args.people, args.db, args.mode, args.compare, args.rounds))
+    else:
+        asyncio.run(run(args.people, args.db, args.mode, args.cases))
 
 
 if __name__ == "__main__":

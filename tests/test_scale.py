@@ -6,6 +6,7 @@ import io
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from xml.etree import ElementTree
 
 from sqlalchemy import func, select, update
 
@@ -59,20 +60,78 @@ async def test_stats_from_stored_days_match_live_and_a_late_rating_counts(
     assert "Rating: 5.0 of 5 (1 answers)" in await stats_text(harness, 7)
 
 
-async def test_export_xlsx_has_the_cases_and_a_sheet_of_totals(harness: Harness) -> None:
+def read_xlsx(data: bytes) -> dict[str, list[list[object]]]:
+    """Each sheet's rows as a reader sees them (ECMA-376 SpreadsheetML): every part well-formed
+    and declared; shared and inline strings, numbers, and dates (a number in a date style)."""
+    book = zipfile.ZipFile(io.BytesIO(data))
+    parts = {name: ElementTree.fromstring(book.read(name)) for name in book.namelist()}
+    declared = {
+        o.get("PartName") for o in parts["[Content_Types].xml"] if o.tag.endswith("Override")
+    }
+    assert {f"/{name}" for name in parts if not name.endswith(".rels")} - declared == {
+        "/[Content_Types].xml"
+    }
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    strings = [
+        "".join(t.text or "" for t in si.iter(f"{{{ns['m']}}}t"))
+        for si in parts.get("xl/sharedStrings.xml", ElementTree.Element("sst"))
+    ]
+    styles = parts["xl/styles.xml"]
+    formats = {f.get("numFmtId"): f.get("formatCode") for f in styles.iterfind(".//m:numFmt", ns)}
+    dated = [
+        "yy" in (formats.get(xf.get("numFmtId") or "0") or "")
+        for xf in styles.iterfind("m:cellXfs/m:xf", ns)
+    ]
+    rels = {r.get("Id"): r.get("Target") for r in parts["xl/_rels/workbook.xml.rels"]}
+    sheets: dict[str, list[list[object]]] = {}
+    for sheet in parts["xl/workbook.xml"].iterfind("m:sheets/m:sheet", ns):
+        rid = sheet.get("{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id")
+        rows = sheets.setdefault(sheet.get("name") or "", [])
+        for row in parts[f"xl/{rels[rid]}"].iterfind("m:sheetData/m:row", ns):
+            values: list[object] = []
+            for c in row.iterfind("m:c", ns):
+                v, kind = c.findtext("m:v", None, ns), c.get("t", "n")
+                if kind == "s":
+                    values.append(strings[int(v or "")])
+                elif kind == "inlineStr":
+                    values.append("".join(t.text or "" for t in c.iterfind("m:is/m:t", ns)))
+                elif v is None:
+                    values.append(None)
+                elif dated[int(c.get("s", "0"))]:
+                    values.append(datetime(1899, 12, 30, tzinfo=UTC) + timedelta(days=float(v)))
+                else:
+                    values.append(float(v) if "." in v or "E" in v else int(v))
+            rows.append(values)
+    return sheets
+
+
+async def test_export_xlsx_has_typed_cases_and_a_sheet_of_totals(harness: Harness) -> None:
+    started = datetime.now(UTC)
     code = await report(harness.person(810), description="He hit me")
+    description = "=HYPERLINK(\"x\") <b> & 'quoted'"
+    await report(harness.person(811), description=description)
     admin = harness.volunteer(ADMIN_ID, "Admin")
     await admin.send("/export 30 xlsx")
-    [document] = [c for c in harness.api.calls if c.method == "sendDocument"]
-    assert document.params["document"][:2] == b"PK"  # a zip: the .xlsx
-    book = zipfile.ZipFile(io.BytesIO(document.params["document"]))
-    names = book.namelist()
-    workbook = book.read("xl/workbook.xml").decode()
-    assert 'name="cases"' in workbook and 'name="totals"' in workbook
-    strings = book.read("xl/sharedStrings.xml").decode() if "xl/sharedStrings.xml" in names else ""
-    sheets = "".join(book.read(n).decode() for n in names if n.startswith("xl/worksheets/"))
-    assert code in strings + sheets and "He hit me" not in strings + sheets
-    assert "median_minutes_to_take" in strings + sheets
+    await admin.send("/export 30 xlsx text")
+    plain, with_text = [c for c in harness.api.calls if c.method == "sendDocument"]
+    assert plain.params["document"][:2] == b"PK"  # a zip: the .xlsx
+    sheets = read_xlsx(plain.params["document"])
+    header, first, _ = sheets["cases"]
+    assert header[:3] == ["code", "created_at", "kind"] and "description" not in header
+    assert not [v for r in sheets["cases"] for v in r if "hit me" in str(v)]
+    row = dict(zip(header, first, strict=True))
+    assert row["code"] == code and row["kind"] == "report"
+    created = row["created_at"]
+    assert isinstance(created, datetime)  # a date, typed, not text
+    assert started - timedelta(seconds=1) <= created <= datetime.now(UTC)
+    assert row["urgent"] in (0, 1) and row["escalations"] == 0  # numbers, not text
+    assert row["closed_at"] is None
+    totals = {(what, value): n for what, value, n in sheets["totals"][1:]}
+    assert totals[("total", "")] == 2 and totals[("kind", "report")] == 2
+    assert totals[("status", "open")] == 2
+    assert ("median_minutes_to_take", "") in totals
+    cases = read_xlsx(with_text.params["document"])["cases"]
+    assert [r[-1] for r in cases] == ["description", "He hit me", description]
 
 
 async def test_retention_erases_only_what_newly_expired_and_prunes_sent_rows(
