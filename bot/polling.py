@@ -20,6 +20,7 @@ from telegram import Update
 from telegram.error import Conflict, TelegramError
 
 from bot.app import ALLOWED_UPDATES, QorgauApplication
+from bot.ptb_private import JSONDict, raw_updates
 from bot.telegram_http import again_on_hiccup
 from bot.web import health_server
 
@@ -54,15 +55,16 @@ class Dispatch:
             return min([*self.tasks, *self.failed])
         return self.highest + 1 if self.highest else None
 
-    def hand_over(self, updates: tuple[Update, ...]) -> bool:
+    def hand_over(self, updates: list[JSONDict]) -> bool:
         """Start handling the new ones, and failed ones whose time has come; False if all
-        were in hand already."""
+        were in hand already. Only those are turned into Updates: the ones in flight come
+        again with every poll, and parsing them each time cost most of the bot's CPU."""
         now = time.monotonic()
         fresh = [
-            u
+            Update.de_json(u, self.app.bot)
             for u in updates
-            if u.update_id > self.highest
-            or (u.update_id in self.failed and self.failed[u.update_id][0] <= now)
+            if u["update_id"] > self.highest
+            or (u["update_id"] in self.failed and self.failed[u["update_id"]][0] <= now)
         ]
         for update in fresh:
             processor = self.app.update_processor
@@ -117,15 +119,11 @@ async def poll(application: QorgauApplication, stop: asyncio.Event) -> None:
 
 async def _poll(application: QorgauApplication, stop: asyncio.Event) -> None:
     dispatch = Dispatch(application)
-    fetch: asyncio.Future[tuple[Update, ...]] | None = None
+    fetch: asyncio.Future[list[JSONDict]] | None = None
     try:
         while not stop.is_set():
             fetch = asyncio.ensure_future(
-                application.bot.get_updates(
-                    offset=dispatch.offset,
-                    timeout=LONG_POLL_SECONDS,
-                    allowed_updates=ALLOWED_UPDATES,
-                )
+                raw_updates(application.bot, dispatch.offset, LONG_POLL_SECONDS, ALLOWED_UPDATES)
             )
             stopping = asyncio.ensure_future(stop.wait())
             await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)

@@ -112,7 +112,7 @@ class ChatRateLimiter(BaseRateLimiter[Paced]):
                 await _sleep(self._pace_of(chat, time.monotonic()).reserve(time.monotonic()))
         if paced:  # counted, not held
             self._overall.count(time.monotonic())
-        elif new_message or chat is not None:
+        elif new_message:  # Telegram's 30 a second counts messages sent, not edits of them
             await _sleep(self._overall.reserve(time.monotonic()))
 
     async def process_request(
