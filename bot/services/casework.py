@@ -379,12 +379,11 @@ class Casework:
         name: str,
         answer: StaffAnswer | None = None,
     ) -> StaffMessage | None:
-        """A message in a staff chat (None if the chat is none of ours, `default_chat` or
-        a routed one, or the message is
-        about no case): its case and its author's role, with the author's name kept as
-        Telegram shows it now; `answer`, queued for the person if the message answers them
-        (refused, raised, as `staff_reply` does). One transaction: the hot path of every
-        answer."""
+        """A message in a staff chat: its case and its author's role, with the author's
+        name kept as Telegram shows it now; `answer` is queued for the person if the message
+        answers them (a refusal is audited and raised). None if the chat is none of ours
+        (`default_chat` or a routed one) or the message is about no case. One transaction:
+        the hot path of every answer."""
         try:
             async with self._sessions.begin() as session:
                 if not await self._staff.is_staff_chat(session, chat_id, default_chat):
@@ -396,9 +395,7 @@ class Casework:
                 if answer is None or not target.answer or role is None:
                     return StaffMessage(target, role)
                 was_free = target.case.taken_by is None
-                case = await self._queue_in(
-                    session, target.case.id, staff_id, role, chat_id, answer
-                )
+                case = await self._queue_in(session, target.case, staff_id, role, chat_id, answer)
                 return StaffMessage(target, role, answered=case, was_free=was_free)
         except Refused as error:
             await self._audit_reply_refused(error, staff_id)
@@ -452,15 +449,15 @@ class Casework:
     async def _queue_in(
         self,
         session: AsyncSession,
-        case_id: int,
+        case: Case,
         staff_id: int,
         role: Role,
         chat_id: int,
         answer: StaffAnswer,
     ) -> Case:
         """Queue an answer for the person in the caller's transaction (once per staff
-        message), taking the case if it is free."""
-        case = self._answerable(await session.get(Case, case_id), staff_id, role)
+        message), taking the case (read in that transaction) if it is free."""
+        self._answerable(case, staff_id, role)
         if await session.get(RelayLink, (chat_id, answer.message_id)) is not None:
             return case  # this staff message was relayed already
         await self._take_free(session, case, staff_id, role)

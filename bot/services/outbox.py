@@ -109,8 +109,6 @@ class NothingDue:
     lease running out), read in the same transaction. None: nothing pending at all."""
 
     next_due: datetime | None
-    # Another row was due besides the one claimed (a second worker may look).
-    more: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,15 +117,20 @@ class Claimed:
     more: bool  # another row was due too: one more worker may look
 
 
-def _handed_item(row: OutboxMessage, case: Case, taker: StaffMember | None) -> OutboxItem:
-    """A row claimed as it was added (Outbox.add), as the claim would have read it."""
+def _item(
+    row: OutboxMessage, case: Case | None, taker: StaffMember | None, *, uncertain: bool
+) -> OutboxItem:
+    """A claimed row (with its case and volunteer) as the sender takes it."""
+    silent = case is not None and case.answer_silent and row.kind in TO_PERSON
     return OutboxItem(
         row.id,
         row.kind,
         row.case_id,
         json.loads(row.payload),
-        0,
-        quiet=bool(case.answer_silent and row.kind in TO_PERSON),
+        row.attempts,
+        uncertain=uncertain,
+        # Held after a quick exit, or the person asked for no sound.
+        quiet=bool(row.quiet or silent),
         case=case,
         taker=taker,
     )
@@ -186,7 +189,7 @@ class Outbox:
         def committed(session: Session) -> None:
             for row, case_row, taker in session.info.pop("outbox_handed", ()):
                 if self._hand_to is not None:
-                    self._hand_to(_handed_item(row, case_row, taker))
+                    self._hand_to(_item(row, case_row, taker, uncertain=False))
             if session.info.pop("outbox_added", False):
                 self.poke()
 
@@ -385,7 +388,8 @@ class Outbox:
                 if not rows:
                     return NothingDue(await self._next_due(session, now))
                 row, case_row, taker = rows[0]
-                silent = case_row is not None and case_row.answer_silent
+                # Read before the claim below: an earlier try may have reached Telegram.
+                uncertain = row.sending_since is not None
                 # Compare-and-set: a second sender (another instance) cannot take it too.
                 claimed = await session.execute(
                     update(t)
@@ -394,18 +398,7 @@ class Outbox:
                     .execution_options(synchronize_session=False)
                 )
             if affected(claimed) == 1:
-                item = OutboxItem(
-                    row.id,
-                    row.kind,
-                    row.case_id,
-                    json.loads(row.payload),
-                    row.attempts,
-                    uncertain=row.sending_since is not None,
-                    # Held after a quick exit, or the person asked for no sound.
-                    quiet=bool(row.quiet or (silent and row.kind in TO_PERSON)),
-                    case=case_row,
-                    taker=taker,
-                )
+                item = _item(row, case_row, taker, uncertain=uncertain)
                 return Claimed(item, more=len(rows) > 1)
         return NothingDue(datetime.now(UTC))
 
@@ -415,18 +408,6 @@ class Outbox:
             update(OutboxMessage)
             .where(OutboxMessage.id == item_id)
             .values(status="sent", sent_at=datetime.now(UTC), lease_until=None, sending_since=None)
-        )
-
-    async def sent(self, item_id: int, *outcome: Executable) -> None:
-        """Mark a row sent, with what its delivery changed (`outcome`) in the same
-        transaction: a crash cannot keep one without the other."""
-        await self._finish(
-            item_id,
-            *outcome,
-            status="sent",
-            sent_at=datetime.now(UTC),
-            lease_until=None,
-            sending_since=None,
         )
 
     def erased(self, item_id: int) -> Executable:
@@ -473,10 +454,8 @@ class Outbox:
             **({} if in_doubt else {"sending_since": None}),
         )
 
-    async def _finish(self, item_id: int, *also: Executable, **values: Any) -> None:
+    async def _finish(self, item_id: int, **values: Any) -> None:
         async with self._engine.begin() as connection:
-            for statement in also:
-                await connection.execute(statement)
             await connection.execute(
                 update(OutboxMessage).where(OutboxMessage.id == item_id).values(**values)
             )

@@ -43,6 +43,12 @@ def member(row: StaffMember) -> Member:
     return Member(row.telegram_id, row.role, row.name, row.on_duty)
 
 
+def _rename(row: StaffMember | None, name: str) -> None:
+    """Keep a member's name as Telegram shows it now (only written when it changed)."""
+    if row is not None and row.name != name[:64]:
+        row.name = name[:64]
+
+
 def audit(
     session: AsyncSession,
     staff_id: int,
@@ -74,22 +80,25 @@ class Staff:
             row = await session.get(StaffMember, telegram_id)
             return member(row) if row else None
 
-    async def role_of(self, telegram_id: int) -> Role | None:
+    def _role(self, telegram_id: int, row: StaffMember | None) -> Role | None:
         """The person's role on the line (ADMIN_IDS are admins whatever the roster says)."""
         if telegram_id in self._admin_ids:
             return Role.ADMIN
-        found = await self.get(telegram_id)
-        return Role(found.role) if found is not None else None
+        return Role(row.role) if row is not None else None
+
+    async def role_of(self, telegram_id: int) -> Role | None:
+        """See `_role` (an admin by ADMIN_IDS is known without reading the roster)."""
+        if telegram_id in self._admin_ids:
+            return Role.ADMIN
+        async with self._sessions() as session:
+            return self._role(telegram_id, await session.get(StaffMember, telegram_id))
 
     async def role_in(self, session: AsyncSession, telegram_id: int, name: str) -> Role | None:
         """`role_of`, in the caller's transaction, keeping the member's name as Telegram
         shows it now (see `touch_name`)."""
         row = await session.get(StaffMember, telegram_id)
-        if row is not None and row.name != name[:64]:
-            row.name = name[:64]
-        if telegram_id in self._admin_ids:
-            return Role.ADMIN
-        return Role(row.role) if row is not None else None
+        _rename(row, name)
+        return self._role(telegram_id, row)
 
     @staticmethod
     async def is_staff_chat(session: AsyncSession, chat_id: int, default_chat: int) -> bool:
@@ -112,9 +121,7 @@ class Staff:
 
     async def touch_name(self, telegram_id: int, name: str) -> None:
         async with self._sessions.begin() as session:
-            row = await session.get(StaffMember, telegram_id)
-            if row is not None and row.name != name[:64]:
-                row.name = name[:64]
+            _rename(await session.get(StaffMember, telegram_id), name)
 
     async def create_invite(self, role: str, by: int) -> str:
         if role not in ROLES:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from html import escape
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Executable
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
@@ -47,6 +47,7 @@ from models import Case
 from models.enums import SENIOR_ROLES
 
 log = logging.getLogger("qorgau.delivery")
+T = TypeVar("T")
 # Outbox kinds delivered by other modules (the rest by a `_kind` method of the Sender).
 DELIVERIES = {**REFERRAL_DELIVERIES, **MARK_DELIVERIES, **RAPID_DELIVERIES}
 WORKERS = 8  # rows delivered at the same time (each of a different case)
@@ -124,6 +125,17 @@ def named(payload: dict[str, Any]) -> bool:
     """The row's file goes under a neutral name (bot/workers/documents.py); a file without
     one (a photo, a video or GIF sent as such) is copied, or shown to staff by its file_id."""
     return bool((payload.get("file") or {}).get("name"))
+
+
+async def _uncut(task: asyncio.Future[T]) -> T:
+    """The task's result; a stop (cancellation) meanwhile waits for it to end before it goes
+    on, so a transaction is never cut off half-way (a "sent" lost would send a row again)."""
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
 
 
 class Undeliverable(Exception):
@@ -235,31 +247,30 @@ class Sender:
         return None
 
     async def _write(self, finished: list[Executable]) -> None:
-        """A row's "sent" on its own, never cut off half-way (as in `_claim`). Lost (the
-        database is away), the row's lease runs out and it goes again, marked."""
-        writing = asyncio.ensure_future(execute_all(self.services.engine, *finished))
+        """A row's "sent" on its own (see `_uncut`). Lost (the database is away), the row's
+        lease runs out and it goes again, marked."""
         try:
-            await asyncio.shield(writing)
+            await _uncut(asyncio.ensure_future(execute_all(self.services.engine, *finished)))
         except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await writing
             raise
         except Exception as error:
             log.warning("outbox bookkeeping failed: %s", type(error).__name__)
 
     async def _claim(self, finished: list[Executable]) -> Claimed | NothingDue:
-        """The claim (with the last row's "sent"), never cut off half-way: a stop waits for
-        it, and a row it claimed meanwhile is handed back at once."""
+        """The claim, with the last row's "sent" (see `_uncut`); a row it claimed while
+        the worker was being stopped is handed back at once."""
         claiming = asyncio.ensure_future(self.services.outbox.claim(self.recent, finished))
         try:
-            return await asyncio.shield(claiming)
+            return await _uncut(claiming)
         except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                claimed = await claiming
+            if claiming.done() and not claiming.cancelled() and not claiming.exception():
+                claimed = claiming.result()
                 if isinstance(claimed, Claimed):
-                    await self.services.outbox.retry(
-                        claimed.item.id, claimed.item.attempts, "stopped", timedelta(0)
-                    )
+                    with contextlib.suppress(Exception):
+                        item = claimed.item
+                        await self.services.outbox.retry(
+                            item.id, item.attempts, "stopped", timedelta(0)
+                        )
             raise
 
     def _new_rows(self) -> None:
