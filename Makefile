@@ -38,7 +38,7 @@ lint: setup
 # Each process makes PostgreSQL databases of its own, so nothing is shared between them.
 PYTEST := $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
 test: lint
-	$(MAKE) --no-print-directory -j2 -Otarget test-sqlite test-postgresql
+	QORGAU_TEST_PASSES=1 $(MAKE) --no-print-directory -j2 -Otarget test-sqlite test-postgresql
 
 test-sqlite: setup
 	$(PYTEST)

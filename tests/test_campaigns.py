@@ -311,3 +311,23 @@ def test_bad_quiet_hours_are_named(botapi: BotApi, value: str) -> None:
 
     with pytest.raises(ConfigError, match="QUIET_HOURS"):
         make_settings(botapi, "sqlite+aiosqlite:///x.db", quiet_hours=value)
+
+
+async def test_a_campaign_starts_at_its_time_with_nothing_else_waking_the_broadcaster(
+    botapi: BotApi, database_url: str
+) -> None:
+    """An idle broadcaster looks only every IDLE_LOOK (30 s), but sleeps no longer than
+    until the next campaign's time: one scheduled two seconds ahead goes out then."""
+    async with bot(botapi, database_url) as h:
+        assert h.app is not None
+        await subscribe_many(h, 91_000, 2)
+        at = datetime.now(UTC) + timedelta(seconds=2)
+        versions = {"en": {"text": "Know your rights", "photo": None}}
+        number = await h.app.services.broadcasts.start(
+            ADMIN_ID, ADMIN_ID, versions, at=at, night_ok=True
+        )
+        h.app.bot_data["broadcaster"].wake.set()  # as scheduling in /broadcast does, once
+        await until_status(h, number, "done")
+        sent = [received(botapi, user_id) for user_id in (91_000, 91_001)]
+        assert [[m["text"] for m in messages] for messages in sent] == [["Know your rights"]] * 2
+        assert datetime.now(UTC) >= at

@@ -105,3 +105,26 @@ async def test_a_volunteers_answer_while_the_database_is_away_is_not_lost(
             )
 
         await h.until(answered, timeout=60)  # the update came again and was handled
+
+
+async def test_connections_the_server_ended_are_replaced_without_anyone_noticing(
+    botapi: BotApi, postgres_url: str
+) -> None:
+    """PostgreSQL restarts (or an operator ends the bot's sessions) while the bot is idle:
+    the next person's message works at once, on a new connection (no error screen)."""
+    async with bot_on(botapi, postgres_url) as (h, database):
+        person = h.person(1403)
+        await person.send("/start")
+        assert person.text.startswith("If you or someone else is in danger now")
+        connection = await asyncpg.connect(POSTGRES_ADMIN)
+        try:
+            ended = await connection.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+                database,
+            )
+        finally:
+            await connection.close()
+        assert ended > 0
+        for _ in range(3):
+            await person.send("/start")
+            assert person.text.startswith("If you or someone else is in danger now")

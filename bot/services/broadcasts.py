@@ -32,7 +32,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    or_,
     select,
     update,
 )
@@ -276,22 +275,22 @@ class Broadcasts:
         async with self._sessions() as session:
             return await session.get(Broadcast, broadcast_id)
 
-    async def anything_to_do(self, now: datetime) -> bool:
-        """A campaign under way, or a scheduled one whose time has come: the broadcaster's
-        idle check, one small read (the campaigns table holds a few rows a month), so an
-        idle bot does not take the cross-instance lock and run three queries every cycle."""
+    async def due_in(self, now: datetime) -> float | None:
+        """Seconds until the broadcaster has something to do: 0 for a campaign under way
+        (or paused) or a scheduled one whose time has come, the wait until the next
+        scheduled one, None for none. Its idle check: one small read (the campaigns table
+        holds a few rows a month), so an idle bot takes no lock and runs no other query."""
         async with self._sessions() as session:
-            found = await session.scalar(
-                select(Broadcast.id)
-                .where(
-                    or_(
-                        Broadcast.status.in_(("running", "paused")),
-                        and_(Broadcast.status == "scheduled", Broadcast.scheduled_at <= now),
-                    )
-                )
-                .limit(1)
+            rows = await session.execute(
+                select(Broadcast.status, func.min(Broadcast.scheduled_at))
+                .where(Broadcast.status.in_(("running", "paused", "scheduled")))
+                .group_by(Broadcast.status)
             )
-            return found is not None
+            waits = [
+                0.0 if status != "scheduled" or at is None else (at - now).total_seconds()
+                for status, at in rows
+            ]
+        return max(0.0, min(waits)) if waits else None
 
     async def running(self) -> list[int]:
         async with self._sessions() as session:

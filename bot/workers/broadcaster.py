@@ -39,6 +39,11 @@ from models import Broadcast
 
 log = logging.getLogger("qorgau.broadcast")
 PROGRESS_EVERY = 2.0  # seconds between edits of the progress message
+# How often the loop looks again: with a campaign under way (paused, waiting for the morning,
+# or sent by another instance, which this one takes over if that one stops) and with none.
+# Starting or resuming one here wakes the loop at once; a scheduled one wakes it when due.
+BUSY_LOOK = 2.0
+IDLE_LOOK = 30.0
 FIX_CHUNK = 5000  # recipients fixed at a time (a few minutes' worth; about 0.1 s to write)
 
 
@@ -148,16 +153,20 @@ class Broadcaster:
 
     async def run(self) -> None:
         while True:
+            wait = BUSY_LOOK
             try:
-                # One instance sends at a time, so BROADCAST_RATE holds for the bot as a whole.
-                if await self.services.broadcasts.anything_to_do(datetime.now(UTC)):
+                due = await self.services.broadcasts.due_in(datetime.now(UTC))
+                if due == 0:
+                    # One instance sends at a time, so BROADCAST_RATE holds for the bot.
                     async with if_first(self.services.engine, BROADCAST_LOCK) as mine:
                         if mine:
                             await self.send_running()
+                else:
+                    wait = min(IDLE_LOOK, due if due is not None else IDLE_LOOK)
             except Exception as error:  # the database is away: wait and try again
                 log.warning("broadcast loop: %s", type(error).__name__)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), 2.0)
+                await asyncio.wait_for(self.wake.wait(), wait)
             self.wake.clear()
 
     async def send_running(self, now: datetime | None = None) -> None:

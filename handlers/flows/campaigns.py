@@ -171,6 +171,9 @@ async def settle_time(update: Update, context: QorgauContext, v: Viewer, *, nigh
             if moved
             else v._("Campaign #{number} has already started or was cancelled.")
         )
+    broadcaster = context.bot_data.get("broadcaster")
+    if broadcaster is not None:  # it sleeps until the next campaign's time: this one's now
+        broadcaster.wake.set()
     await reply(update, text.format(number=number, when=shown))
     return END
 
