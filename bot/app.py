@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Executable, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import Update
 from telegram.ext import Application, CallbackContext, ContextTypes, ConversationHandler, ExtBot
 
-from bot.db import Announced, make_engine, make_sessionmaker, migrate, startup_lock
+from bot.db import Announced, Statement, make_engine, make_sessionmaker, migrate, startup_lock
 from bot.i18n import Catalogues
 from bot.persistence import DatabasePersistence
 from bot.processing import PerChatUpdateProcessor
@@ -300,7 +300,7 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         instances) the chat's release, in one transaction. A crash before it commits replays
         the update; the flows are idempotent."""
         assert isinstance(self.persistence, DatabasePersistence)
-        extra: list[Executable] = []
+        extra: list[Statement] = []
         update_id = update.update_id if isinstance(update, Update) else None
         if update_id is not None:
             extra.append(self.services.handled_updates.record(update_id))
@@ -312,13 +312,13 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         if update_id is not None:
             self.services.handled_updates.committed(update_id)
 
-    def write_with_update(self, *statements: Executable | Announced) -> None:
+    def write_with_update(self, *statements: Statement | Announced) -> None:
         """Write these in the transaction that ends the update being handled (cheaper than
         one of their own; a crash before it replays the update)."""
         assert isinstance(self.persistence, DatabasePersistence)
         self.persistence.add(*statements)
 
-    def write_with_update_if_any(self, *statements: Executable) -> bool:
+    def write_with_update_if_any(self, *statements: Statement) -> bool:
         """`write_with_update` when an update is being handled here (False otherwise: a
         job's caller writes them itself)."""
         if not _HANDLING.get():

@@ -12,11 +12,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Executable, ScalarSelect, Table, delete, select
+from sqlalchemy import ScalarSelect, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import BasePersistence, PersistenceInput
 
-from bot.db import Announced, run_statements, upsert
+from bot.db import Announced, Statement, upsert, write_atomically
 from bot.services.identity import Identity
 from bot.services.intake_form import FLOW_TIMEOUT
 from models import ConversationState, Draft
@@ -48,7 +48,7 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         self._written_users: dict[int, str] = {}
         self._written_states: dict[tuple[str, ConversationKey], tuple[str, float]] = {}
         # Writes PTB handed over, committed together by `commit` (one transaction per update).
-        self._pending: list[Executable | Announced] = []
+        self._pending: list[Statement | Announced] = []
         self._commit_lock = asyncio.Lock()
         # Drafts read ahead with the flow state (several instances), for refresh_user_data.
         self._fetched_drafts: dict[int, dict[Any, Any]] = {}
@@ -59,11 +59,11 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
     def _put(self, table: Table, **values: Any) -> None:
         self._pending.append(upsert(self._engine.dialect.name, table, values))
 
-    def add(self, *statements: Executable | Announced) -> None:
+    def add(self, *statements: Statement | Announced) -> None:
         """Write these with the next commit."""
         self._pending.extend(statements)
 
-    async def commit(self, *extra: Executable | Announced) -> None:
+    async def commit(self, *extra: Statement | Announced) -> None:
         """Write what PTB handed over since the last commit, and `extra`, in one transaction:
         the hottest path there is (after every update)."""
         # One commit at a time: a commit may carry another chat's writes (PTB hands over all
@@ -74,8 +74,7 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
             if not statements:
                 return
             try:
-                async with self._engine.begin() as connection:
-                    announce = await run_statements(connection, statements)
+                announce = await write_atomically(self._engine, statements)
             except Exception:
                 # The database may now differ from what we think we wrote: write it all again.
                 self._written_users.clear()

@@ -24,7 +24,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Executable,
     and_,
     case,
     delete,
@@ -37,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.db import affected
+from bot.db import Statement, affected, run_one
 from bot.services.identity import Identity
 from bot.services.staff import audit
 from models import Broadcast, BroadcastDelivery, Case, HeldChat, Person
@@ -422,7 +421,7 @@ class Broadcasts:
         broadcast_id: int,
         outcomes: Sequence[Outcome],
         burst: Sequence[str],
-        *also: Executable,
+        *also: Statement,
     ) -> set[str]:
         """One transaction: store the last burst's outcomes (with `also`), then mark the
         next burst as going out now, if the campaign is still running. Returns who of
@@ -432,7 +431,7 @@ class Broadcasts:
         async with self._engine.begin() as connection:
             await self._record(connection, broadcast_id, outcomes, now)
             for statement in also:
-                await connection.execute(statement)
+                await run_one(connection, statement)
             return await self._move(
                 connection, broadcast_id, burst, "claimed", "sending", now, running
             )

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, func, or_, select, update
+from sqlalchemy import Integer, Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.db import affected, execute_all, insert_new
+from bot.db import Bound, Statement, affected, execute_all, insert_new_bound, run_one
 from bot.i18n import N_
 from bot.services.cases import CODE_ALPHABET
 from bot.services.errors import (
@@ -121,6 +121,14 @@ def dashed(code: str) -> str:
     return f"{code[:4]}-{code[4:]}"
 
 
+# Built once (see Bound): every answer delivered runs it.
+_ANSWERED = (
+    update(Case)
+    .where(Case.id == bindparam("case", type_=Integer), Case.first_answer_at.is_(None))
+    .values(first_answer_at=bindparam("at", type_=Case.first_answer_at.type))
+)
+
+
 class Casework:
     def __init__(
         self,
@@ -133,6 +141,7 @@ class Casework:
     ) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
+        self._link_once = insert_new_bound(self._dialect, cast(Table, RelayLink.__table__))
         self._sessions = sessions
         self._staff = staff
         self._outbox = outbox
@@ -458,11 +467,11 @@ class Casework:
         """Queue an answer for the person in the caller's transaction (once per staff
         message), taking the case (read in that transaction) if it is free."""
         self._answerable(case, staff_id, role)
-        if await session.get(RelayLink, (chat_id, answer.message_id)) is not None:
-            return case  # this staff message was relayed already
+        # Linking it also lets staff reply to their own earlier answers. Linked already:
+        # this staff message was relayed already.
+        if not affected(await run_one(session, self.linked(chat_id, answer.message_id, case.id))):
+            return case
         await self._take_free(session, case, staff_id, role)
-        # Linking it also lets staff reply to their own earlier answers.
-        session.add(RelayLink(chat_id=chat_id, message_id=answer.message_id, case_id=case.id))
         await self._outbox.add(
             session,
             OutboxKind.TO_PERSON,
@@ -477,17 +486,17 @@ class Casework:
         audit(session, staff_id, AuditAction.REPLY, case.id, answer.media)
         return case
 
-    def linked(self, chat_id: int, message_id: int, case_id: int) -> Executable:
+    def linked(self, chat_id: int, message_id: int, case_id: int) -> Bound:
         """The statement that links a staff-chat message to its case."""
         values = {"chat_id": chat_id, "message_id": message_id, "case_id": case_id}
-        return insert_new(self._dialect, cast(Table, RelayLink.__table__), values)
+        return Bound(self._link_once, values)
 
     async def link(self, chat_id: int, message_id: int, case_id: int) -> None:
         await execute_all(self._engine, self.linked(chat_id, message_id, case_id))
 
     def card_posted(
         self, case_id: int, chat_id: int, message_id: int, topic_id: int | None
-    ) -> list[Executable]:
+    ) -> list[Statement]:
         """The statements that record a case's card (committed with its outbox row)."""
         return [
             update(Case)
@@ -502,13 +511,9 @@ class Casework:
             if case is not None:
                 case.staff_chat_id, case.topic_id = chat_id, topic_id
 
-    def answered(self, case_id: int) -> Executable:
+    def answered(self, case_id: int) -> Bound:
         """The statement that records the first answer's time (the first one only)."""
-        return (
-            update(Case)
-            .where(Case.id == case_id, Case.first_answer_at.is_(None))
-            .values(first_answer_at=datetime.now(UTC))
-        )
+        return Bound(_ANSWERED, {"case": case_id, "at": datetime.now(UTC)})
 
     async def escalate_due(
         self,

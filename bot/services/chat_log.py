@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Executable, delete, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.db import affected, execute_all
+from bot.db import Bound, affected, execute_all
 from models import ChatMessage
+
+_KEEP = insert(ChatMessage)  # built once (see Bound): each message to a person runs it
 
 # Telegram lets a bot delete private-chat messages for 48 hours after they were sent.
 DELETABLE_FOR = timedelta(hours=48)
@@ -20,16 +22,15 @@ class ChatLog:
         self._engine = engine
         self._sessions = sessions
 
-    def remembered(self, pseudonym: str, message_ids: Iterable[int]) -> Executable:
+    def remembered(self, pseudonym: str, message_ids: Iterable[int]) -> Bound:
         """The statement that keeps message ids (commit it with the cause of the messages)."""
         return self.remembered_each((pseudonym, m) for m in message_ids)
 
-    def remembered_each(self, messages: Iterable[tuple[str, int]]) -> Executable:
+    def remembered_each(self, messages: Iterable[tuple[str, int]]) -> Bound:
         """One statement for messages to several people (pseudonym, message id)."""
         now = datetime.now(UTC)
-        return insert(ChatMessage).values(
-            [{"person": person, "message_id": m, "at": now} for person, m in messages]
-        )
+        rows = [{"person": person, "message_id": m, "at": now} for person, m in messages]
+        return Bound(_KEEP, rows)  # a list even for one: no RETURNING of its id
 
     async def remember(self, pseudonym: str, message_ids: Iterable[int]) -> None:
         await execute_all(self._engine, self.remembered(pseudonym, message_ids))

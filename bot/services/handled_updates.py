@@ -12,10 +12,10 @@ from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import ColumnElement, Executable, Table, delete, exists, func, select
+from sqlalchemy import ColumnElement, Table, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db import affected, upsert
+from bot.db import Bound, affected, upsert_bound
 from models import HandledUpdate
 
 # Telegram keeps an unconfirmed update for 24 hours; after that it cannot come again.
@@ -26,6 +26,9 @@ IN_MEMORY = 20_000
 class HandledUpdates:
     def __init__(self, engine: AsyncEngine, *, shared: bool) -> None:
         self._engine = engine
+        self._record_once = upsert_bound(  # built once (see Bound): every update runs it
+            engine.dialect.name, cast(Table, HandledUpdate.__table__), ("update_id", "at")
+        )
         # Several instances: another one may have handled any update; always ask the database.
         self._shared = shared
         self._recent: OrderedDict[int, None] = OrderedDict()
@@ -51,13 +54,9 @@ class HandledUpdates:
         """True in a query where the update was handled (by any instance)."""
         return exists().where(HandledUpdate.update_id == update_id)
 
-    def record(self, update_id: int) -> Executable:
+    def record(self, update_id: int) -> Bound:
         """The statement that stores the id; call `committed` once it is committed."""
-        return upsert(
-            self._engine.dialect.name,
-            cast(Table, HandledUpdate.__table__),
-            {"update_id": update_id, "at": datetime.now(UTC)},
-        )
+        return Bound(self._record_once, {"update_id": update_id, "at": datetime.now(UTC)})
 
     def committed(self, update_id: int) -> None:
         self._recent[update_id] = None

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Executable, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import Bound, Statement
 from bot.services.errors import NotStaff
 from bot.services.outbox import Outbox, enqueue
 from bot.services.scrub import scrub
@@ -59,17 +60,17 @@ def mark_payload(chat_id: int, message_id: int, thread: int | None, mark: str) -
     return {"chat_id": chat_id, "message_id": message_id, "thread": thread, "mark": mark}
 
 
-def delivered_mark(payload: dict[str, Any], thread: int | None) -> list[Executable]:
+_OWE_MARK = insert(OutboxMessage)  # built once (see Bound): every answer delivered runs it
+
+
+def delivered_mark(payload: dict[str, Any], thread: int | None) -> list[Statement]:
     """The statement that owes the volunteer a "delivered" mark on their answer, written in
     the transaction that records its delivery (none for what no volunteer wrote)."""
     if not payload.get("mark"):
         return []
     values = mark_payload(payload["chat_id"], payload["message_id"], thread, MARK_DELIVERED)
-    return [
-        insert(OutboxMessage).values(
-            kind=OutboxKind.STAFF_MARK, case_id=None, payload=json.dumps(values)
-        )
-    ]
+    row = {"kind": OutboxKind.STAFF_MARK, "case_id": None, "payload": json.dumps(values)}
+    return [Bound(_OWE_MARK, row)]
 
 
 class Notes:

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
-    Executable,
     Integer,
     Select,
     and_,
@@ -32,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import BindParameter
 
-from bot.db import Announced, affected
+from bot.db import Announced, Bound, Statement, affected, run_one
 from models import Case, HeldChat, OutboxMessage, StaffMember
 
 # Kinds of message that go to the person (the rest go to staff). A case's messages arrive in
@@ -58,6 +57,21 @@ PERSON_CHAT_FIELDS = ("from_chat", "chat")
 # Sent rows are kept this long (to look into a delivery), then deleted: the sender's claim
 # and the health checks read a table that stays small. Failed rows stay (they are few).
 KEEP_SENT = timedelta(days=3)
+
+
+# Built once (see Bound): every row sent runs them.
+_ROW = OutboxMessage.id == bindparam("row", type_=Integer)
+_SENT = (
+    update(OutboxMessage)
+    .where(_ROW)
+    .values(
+        status="sent",
+        sent_at=bindparam("at", type_=OutboxMessage.sent_at.type),
+        lease_until=None,
+        sending_since=None,
+    )
+)
+_ERASED = update(OutboxMessage).where(_ROW).values(payload="{}")
 
 
 def enqueue(session: AsyncSession, kind: str, case_id: int | None, **payload: Any) -> None:
@@ -240,14 +254,12 @@ class Outbox:
             case.answer_from is not None or case.answer_after_writing or case.person is None
         ):
             return False
-        if to_person and await session.get(HeldChat, case.person) is not None:
-            return False
-        waiting = await session.scalar(
-            select(t.id)
-            .where(t.case_id == case.id, t.status == "pending", t.kind.in_(TO_PERSON) == to_person)
-            .limit(1)
+        waiting: ColumnElement[bool] = exists().where(
+            t.case_id == case.id, t.status == "pending", t.kind.in_(TO_PERSON) == to_person
         )
-        return waiting is None
+        if to_person:  # one read for both
+            waiting = or_(waiting, exists().where(HeldChat.person == case.person))
+        return not await session.scalar(select(waiting))
 
     def on_new(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
@@ -368,7 +380,7 @@ class Outbox:
         return {"now": now, **ids, **self._window_params()}
 
     async def claim(
-        self, recent: Sequence[int] = (), finished: Sequence[Executable] = ()
+        self, recent: Sequence[int] = (), finished: Sequence[Statement] = ()
     ) -> Claimed | NothingDue:
         """Claim a due row and mark it as being sent now (see OutboxMessage.sending_since):
         the caller sends it at once. `finished`: the statements that mark the caller's last
@@ -379,7 +391,7 @@ class Outbox:
         for _race in range(3):  # another instance took the row between the two statements
             async with self._sessions.begin() as session:
                 for statement in finished:
-                    await session.execute(statement)
+                    await run_one(session, statement)
                 finished = ()
                 now = datetime.now(UTC)  # after them: a row they added is due already
                 rows = (
@@ -402,17 +414,13 @@ class Outbox:
                 return Claimed(item, more=len(rows) > 1)
         return NothingDue(datetime.now(UTC))
 
-    def sent_now(self, item_id: int) -> Executable:
+    def sent_now(self, item_id: int) -> Bound:
         """The statement that marks a row sent (see `claim`'s `finished`)."""
-        return (
-            update(OutboxMessage)
-            .where(OutboxMessage.id == item_id)
-            .values(status="sent", sent_at=datetime.now(UTC), lease_until=None, sending_since=None)
-        )
+        return Bound(_SENT, {"row": item_id, "at": datetime.now(UTC)})
 
-    def erased(self, item_id: int) -> Executable:
+    def erased(self, item_id: int) -> Bound:
         """The statement that empties a row's payload (an encrypted chat it no longer needs)."""
-        return update(OutboxMessage).where(OutboxMessage.id == item_id).values(payload="{}")
+        return Bound(_ERASED, {"row": item_id})
 
     async def failed(
         self, item_id: int, error: str, *, tell_staff_of: int | None, erase: bool = False
@@ -429,7 +437,7 @@ class Outbox:
                 )
             )
             if erase:
-                await session.execute(self.erased(item_id))
+                await run_one(session, self.erased(item_id))
             if tell_staff_of is not None:
                 enqueue(session, "staff_notice", tell_staff_of, notice=error)
 
@@ -479,7 +487,7 @@ class Outbox:
                 enqueue(session, "staff_notice", case_id, notice="left")
         return open_ids
 
-    def released(self, pseudonym: str) -> list[Executable | Announced]:
+    def released(self, pseudonym: str) -> list[Statement | Announced]:
         """The statements (for the transaction of the person's new message) that end the
         hold: what waited goes out without a sound. Nothing happens if nothing was held."""
         t = OutboxMessage

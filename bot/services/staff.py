@@ -98,6 +98,9 @@ class Staff:
         shows it now (see `touch_name`)."""
         row = await session.get(StaffMember, telegram_id)
         _rename(row, name)
+        # Held for the transaction: the session keeps unchanged rows only while something
+        # refers to them, and the answer queued next reads the same member (Outbox.add).
+        session.info.setdefault("rows_read", []).append(row)
         return self._role(telegram_id, row)
 
     @staticmethod

@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Executable
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.app import QorgauApplication
-from bot.db import BROADCAST_LOCK, if_first
+from bot.db import BROADCAST_LOCK, Statement, if_first
 from bot.services.broadcasts import Broadcasts, Outcome, Progress, Recipient
 from bot.services.campaigns import in_quiet_hours
 from bot.services.chat_log import ChatLog
@@ -134,7 +133,7 @@ class Run:
     outcomes: list[Outcome] = field(default_factory=list)  # of the last burst, unrecorded
     going: list[Recipient] = field(default_factory=list)  # marked, not yet handed over
 
-    def kept(self, chat_log: ChatLog) -> list[Executable]:
+    def kept(self, chat_log: ChatLog) -> list[Statement]:
         """The last burst's message ids, for "Exit and clear chat": one statement."""
         sent = [(o.person, o.message_id) for o in self.outcomes if o.message_id is not None]
         return [chat_log.remembered_each(sent)] if sent else []

@@ -16,9 +16,9 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from babel.support import Translations
-from sqlalchemy import Executable
 from telegram import Bot, Message
 
+from bot.db import Statement
 from bot.i18n import N_
 from bot.services.outbox import OutboxItem
 from handlers.screens.common import LANGUAGE_NAMES
@@ -47,7 +47,7 @@ async def send_spoiled(bot: Bot, chat_id: int, file: dict[str, Any], **kwargs: A
     return await bot.send_photo(chat_id, file_id, has_spoiler=True, **kwargs)
 
 
-async def answer_copy(sender: Sender, item: OutboxItem) -> list[Executable]:
+async def answer_copy(sender: Sender, item: OutboxItem) -> list[Statement]:
     """The ready answer as it goes to the person, under the card (linked to the case)."""
     case = await sender._ensure_card(await sender._case(item))
     assert case.staff_chat_id is not None

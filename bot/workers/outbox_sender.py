@@ -19,13 +19,12 @@ from functools import partial
 from html import escape
 from typing import Any, TypeVar
 
-from sqlalchemy import Executable
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.app import QorgauApplication, Services
-from bot.db import execute_all
+from bot.db import Statement, execute_all
 from bot.i18n import N_
 from bot.message_parts import CAPTION_LIMIT, TEXT_LIMIT, split_text, visible_length
 from bot.services.intake_form import writes_as_child
@@ -201,7 +200,7 @@ class Sender:
         the others sleep until it finds work, so an idle bot asks the database once a
         wait, not once per worker. Marking a row sent and claiming the next are one
         transaction."""
-        finished: list[Executable] = []
+        finished: list[Statement] = []
         while True:
             if self.handed:  # first: a handed row's lease must not run out waiting
                 if finished:  # the last row's "sent" (with no claim to go with)
@@ -226,7 +225,7 @@ class Sender:
                 log.warning("outbox bookkeeping failed: %s", type(error).__name__)
                 await asyncio.sleep(1)
 
-    async def _claimed(self, finished: list[Executable], *, first: bool) -> Claimed | None:
+    async def _claimed(self, finished: list[Statement], *, first: bool) -> Claimed | None:
         """The next row to send, or None after a wait (for work, or the database)."""
         try:
             claimed = await self._claim(finished)
@@ -246,7 +245,7 @@ class Sender:
             await (self._sleep(claimed.next_due) if first else self._wait_for_work())
         return None
 
-    async def _write(self, finished: list[Executable]) -> None:
+    async def _write(self, finished: list[Statement]) -> None:
         """A row's "sent" on its own (see `_uncut`). Lost (the database is away), the row's
         lease runs out and it goes again, marked."""
         try:
@@ -256,7 +255,7 @@ class Sender:
         except Exception as error:
             log.warning("outbox bookkeeping failed: %s", type(error).__name__)
 
-    async def _claim(self, finished: list[Executable]) -> Claimed | NothingDue:
+    async def _claim(self, finished: list[Statement]) -> Claimed | NothingDue:
         """The claim, with the last row's "sent" (see `_uncut`); a row it claimed while
         the worker was being stopped is handed back at once."""
         claiming = asyncio.ensure_future(self.services.outbox.claim(self.recent, finished))
@@ -307,7 +306,7 @@ class Sender:
             self._watching = False
         self.wake.clear()
 
-    async def deliver(self, item: OutboxItem) -> list[Executable]:
+    async def deliver(self, item: OutboxItem) -> list[Statement]:
         """Send a claimed row; what the sending changed (card ids, links, message ids kept
         for "Exit and clear chat") is returned, with the statement that marks it sent, for
         one transaction. Empty when it was not sent (the failure is recorded here)."""
@@ -315,7 +314,7 @@ class Sender:
         try:
             deliveries = {**DELIVERIES, **CARE_DELIVERIES}
             send = getattr(self, f"_{item.kind}", None) or partial(deliveries[item.kind], self)
-            outcome: list[Executable] = await send(item)
+            outcome: list[Statement] = await send(item)
         except asyncio.CancelledError:
             # Stopping mid-send: hand the row back at once instead of holding its lease (the
             # request may have gone out: the next try is marked).
@@ -440,7 +439,7 @@ class Sender:
             await execute_all(self.services.engine, *await self._post_card(case))
         return case
 
-    async def _post_card(self, case: Case, *, repeat: bool = False) -> list[Executable]:
+    async def _post_card(self, case: Case, *, repeat: bool = False) -> list[Statement]:
         """Post the card (in a topic of its own where the chat has topics); `case` is
         updated, the statements that record it are returned. `repeat`: an earlier try may
         have reached the chat; the card says so."""
@@ -485,13 +484,13 @@ class Sender:
     def _repeat_mark(self) -> str:
         return escape(self.staff_t.gettext(MAY_REPEAT)) + "\n\n"
 
-    async def _card(self, item: OutboxItem) -> list[Executable]:
+    async def _card(self, item: OutboxItem) -> list[Statement]:
         case = await self._case(item)
         if case.card_message_id is not None:
             return []
         return await self._post_card(case, repeat=item.uncertain)
 
-    async def _to_staff(self, item: OutboxItem) -> list[Executable]:
+    async def _to_staff(self, item: OutboxItem) -> list[Statement]:
         case = await self._ensure_card(await self._case(item))
         assert case.staff_chat_id is not None
         p = item.payload
@@ -616,7 +615,7 @@ class Sender:
             sent = await self.bot.send_message(case.staff_chat_id, f"{caption}\n{note}", **where)
         return sent.message_id
 
-    async def _staff_notice(self, item: OutboxItem) -> list[Executable]:
+    async def _staff_notice(self, item: OutboxItem) -> list[Statement]:
         case = await self._ensure_card(await self._case(item))
         assert case.staff_chat_id is not None
         notice = NOTICES[item.payload["notice"]]
@@ -646,7 +645,7 @@ class Sender:
                 reply_markup=markup,
             )
 
-    async def _card_update(self, item: OutboxItem) -> list[Executable]:
+    async def _card_update(self, item: OutboxItem) -> list[Statement]:
         """Redraw the card with what the person did (only the buttons that still apply; none
         once they asked to be forgotten), and close the topic of a closed case."""
         case = await self._case(item)
@@ -660,7 +659,7 @@ class Sender:
                 await self.bot.close_forum_topic(case.staff_chat_id, case.topic_id)
         return []
 
-    async def _escalation(self, item: OutboxItem) -> list[Executable]:
+    async def _escalation(self, item: OutboxItem) -> list[Statement]:
         case = await self._ensure_card(await self._case(item))
         assert case.staff_chat_id is not None
         if case.status != "open" or case.taken_by is not None:
@@ -708,13 +707,13 @@ class Sender:
         except Undeliverable:
             return None
 
-    def _remembered(self, case: Case, message_id: int) -> list[Executable]:
+    def _remembered(self, case: Case, message_id: int) -> list[Statement]:
         """Keep the id for "Exit and clear chat" (unless the person erased the link)."""
         if case.person is None:
             return []
         return [self.services.chat_log.remembered(case.person, [message_id])]
 
-    async def _to_person(self, item: OutboxItem) -> list[Executable]:
+    async def _to_person(self, item: OutboxItem) -> list[Statement]:
         case = await self._case(item)
         chat_id = self._person_chat(case)
         p = item.payload
@@ -753,7 +752,7 @@ class Sender:
 
     async def _texts_to_person(
         self, case: Case, chat_id: int, helpline: str, text: str
-    ) -> list[Executable]:
+    ) -> list[Statement]:
         """A volunteer's text under "Helpline:", in as many messages as it takes."""
         kept = []
         for part in split_text(text, TEXT_LIMIT - len(helpline) - 2) or [""]:
@@ -763,7 +762,7 @@ class Sender:
             kept += self._remembered(case, sent.message_id)
         return kept
 
-    async def _confirmation(self, item: OutboxItem) -> list[Executable]:
+    async def _confirmation(self, item: OutboxItem) -> list[Statement]:
         """The "Sent" screen with the reference code, when it could not be shown at once."""
         case = await self._case(item)
         p = item.payload
@@ -772,7 +771,7 @@ class Sender:
         sent = await self.bot.send_message(chat_id, p["text"], reply_markup=markup, **self.silent())
         return [*self._remembered(case, sent.message_id), self.services.outbox.erased(item.id)]
 
-    async def _closed_notice(self, item: OutboxItem) -> list[Executable]:
+    async def _closed_notice(self, item: OutboxItem) -> list[Statement]:
         case = await self._case(item)
         chat_id = self._person_chat(case)
         t = self.services.catalogues[case.locale]

@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Executable
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
 
+from bot.db import Statement
 from bot.services.outbox import OutboxItem
 from bot.services.rapid_response import STEP_OVERDUE, STEPS_MESSAGE, URGENT_PING
 from bot.services.urgency import Facts
@@ -37,7 +37,7 @@ def _about_a_child(case: Case) -> bool:
     return Facts(case.kind, case.category, case.age_band, case.affected).about_a_child
 
 
-async def urgent_ping(sender: Sender, item: OutboxItem) -> list[Executable]:
+async def urgent_ping(sender: Sender, item: OutboxItem) -> list[Statement]:
     """To one staff member, privately, on duty or not."""
     case = await sender._case(item)
     if case.status != "open" or case.taken_by is not None:
@@ -53,7 +53,7 @@ async def urgent_ping(sender: Sender, item: OutboxItem) -> list[Executable]:
     return []
 
 
-async def steps_message(sender: Sender, item: OutboxItem) -> list[Executable]:
+async def steps_message(sender: Sender, item: OutboxItem) -> list[Statement]:
     """The steps under the card, each not yet done as a button."""
     case = await sender._ensure_card(await sender._case(item))
     assert case.staff_chat_id is not None
@@ -73,7 +73,7 @@ async def steps_message(sender: Sender, item: OutboxItem) -> list[Executable]:
     return []
 
 
-async def step_overdue(sender: Sender, item: OutboxItem) -> list[Executable]:
+async def step_overdue(sender: Sender, item: OutboxItem) -> list[Statement]:
     """Under the card: a step missed its deadline; coordinators and admins mentioned."""
     case = await sender._ensure_card(await sender._case(item))
     assert case.staff_chat_id is not None
@@ -92,7 +92,7 @@ async def step_overdue(sender: Sender, item: OutboxItem) -> list[Executable]:
     return []
 
 
-DELIVERIES: dict[str, Callable[[Sender, OutboxItem], Awaitable[list[Executable]]]] = {
+DELIVERIES: dict[str, Callable[[Sender, OutboxItem], Awaitable[list[Statement]]]] = {
     URGENT_PING: urgent_ping,
     STEPS_MESSAGE: steps_message,
     STEP_OVERDUE: step_overdue,

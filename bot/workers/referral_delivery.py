@@ -10,11 +10,11 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from babel.support import Translations
-from sqlalchemy import Executable
 from telegram import InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import Forbidden
 
+from bot.db import Statement
 from bot.i18n import N_
 from bot.services.directory import Service, by_id
 from bot.services.outbox import OutboxItem
@@ -92,13 +92,13 @@ def _person_markup(t: Translations, rows: list[list[tuple[str, str]]]) -> Inline
 
 async def _to_person(
     sender: Sender, case: Case, text: str, markup: InlineKeyboardMarkup | None
-) -> list[Executable]:
+) -> list[Statement]:
     chat_id = sender._person_chat(case)
     sent = await sender.bot.send_message(chat_id, text, reply_markup=markup, **sender.silent())
     return sender._remembered(case, sent.message_id)
 
 
-async def referral_ask(sender: Sender, item: OutboxItem) -> list[Executable]:
+async def referral_ask(sender: Sender, item: OutboxItem) -> list[Statement]:
     case, service, service_id, _ = await _referral(sender, item)
     t = sender.services.catalogues[case.locale]
     rid = int(item.payload["referral"])
@@ -114,7 +114,7 @@ async def referral_ask(sender: Sender, item: OutboxItem) -> list[Executable]:
     return await _to_person(sender, case, text, markup)
 
 
-async def referral_follow_up(sender: Sender, item: OutboxItem) -> list[Executable]:
+async def referral_follow_up(sender: Sender, item: OutboxItem) -> list[Statement]:
     case, service, service_id, _ = await _referral(sender, item)
     t = sender.services.catalogues[case.locale]
     rid = int(item.payload["referral"])
@@ -131,7 +131,7 @@ async def referral_follow_up(sender: Sender, item: OutboxItem) -> list[Executabl
     return await _to_person(sender, case, text, markup)
 
 
-async def rights_page(sender: Sender, item: OutboxItem) -> list[Executable]:
+async def rights_page(sender: Sender, item: OutboxItem) -> list[Statement]:
     case = await sender._case(item)
     t = sender.services.catalogues[case.locale]
     page = next(p for p in PAGES if p.key == item.payload["page"])
@@ -140,7 +140,7 @@ async def rights_page(sender: Sender, item: OutboxItem) -> list[Executable]:
     return await _to_person(sender, case, text, _person_markup(t, []))
 
 
-async def referral_staff(sender: Sender, item: OutboxItem) -> list[Executable]:
+async def referral_staff(sender: Sender, item: OutboxItem) -> list[Statement]:
     """A step of a referral, told under the case's card (the owner pinged on a reminder)."""
     case, service, service_id, shared = await _referral(sender, item)
     case = await sender._ensure_card(case)
@@ -179,7 +179,7 @@ async def referral_staff(sender: Sender, item: OutboxItem) -> list[Executable]:
     return []
 
 
-async def directory_stale(sender: Sender, item: OutboxItem) -> list[Executable]:
+async def directory_stale(sender: Sender, item: OutboxItem) -> list[Statement]:
     """To one admin, privately: the directory entries nobody has checked for too long."""
     t, locale = sender.staff_t, sender.services.settings.default_locale
     days = sender.services.settings.directory_max_age_days
@@ -205,7 +205,7 @@ async def directory_stale(sender: Sender, item: OutboxItem) -> list[Executable]:
     return []
 
 
-DELIVERIES: dict[str, Callable[[Sender, OutboxItem], Awaitable[list[Executable]]]] = {
+DELIVERIES: dict[str, Callable[[Sender, OutboxItem], Awaitable[list[Statement]]]] = {
     "referral_ask": referral_ask,
     "referral_follow_up": referral_follow_up,
     "rights_page": rights_page,

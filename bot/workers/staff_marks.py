@@ -9,10 +9,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Executable
 from telegram import ReactionTypeEmoji, ReplyParameters
 from telegram.error import BadRequest
 
+from bot.db import Statement
 from bot.services.outbox import OutboxItem
 from bot.telegram_http import chat_refuses
 from handlers.screens.casework import MARK_REACTIONS, mark_words
@@ -25,7 +25,7 @@ log = logging.getLogger("qorgau.delivery")
 GONE = ("message to react not found", "message_id_invalid", "message to be replied not found")
 
 
-async def staff_mark(sender: Sender, item: OutboxItem) -> list[Executable]:
+async def staff_mark(sender: Sender, item: OutboxItem) -> list[Statement]:
     p = item.payload
     chat_id, message_id, mark = int(p["chat_id"]), int(p["message_id"]), str(p["mark"])
     try:
@@ -54,6 +54,6 @@ async def staff_mark(sender: Sender, item: OutboxItem) -> list[Executable]:
     return []
 
 
-DELIVERIES: dict[str, Callable[[Sender, OutboxItem], Awaitable[list[Executable]]]] = {
+DELIVERIES: dict[str, Callable[[Sender, OutboxItem], Awaitable[list[Statement]]]] = {
     "staff_mark": staff_mark,
 }
