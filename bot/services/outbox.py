@@ -72,6 +72,7 @@ _SENT = (
     )
 )
 _ERASED = update(OutboxMessage).where(_ROW).values(payload="{}")
+_SENT_ERASED = _SENT.values(payload="{}")
 
 
 def enqueue(session: AsyncSession, kind: str, case_id: int | None, **payload: Any) -> None:
@@ -414,9 +415,14 @@ class Outbox:
                 return Claimed(item, more=len(rows) > 1)
         return NothingDue(datetime.now(UTC))
 
-    def sent_now(self, item_id: int) -> Bound:
-        """The statement that marks a row sent (see `claim`'s `finished`)."""
-        return Bound(_SENT, {"row": item_id, "at": datetime.now(UTC)})
+    def sent_now(self, item_id: int, after: Sequence[Statement] = ()) -> list[Statement]:
+        """`after` (what sending the row changed), then the statement that marks it sent
+        (see `claim`'s `finished`); when `after` ends by emptying the row's payload, one
+        UPDATE does both."""
+        sent = {"row": item_id, "at": datetime.now(UTC)}
+        if after and isinstance(last := after[-1], Bound) and last.statement is _ERASED:
+            return [*after[:-1], Bound(_SENT_ERASED, sent)]
+        return [*after, Bound(_SENT, sent)]
 
     def erased(self, item_id: int) -> Bound:
         """The statement that empties a row's payload (an encrypted chat it no longer needs)."""

@@ -329,7 +329,7 @@ class Sender:
             _parts_sent.reset(parts)
             _quiet.reset(quiet)
         # Marked sent with the next claim, in its transaction (Sender._claim).
-        return [*outcome, self.services.outbox.sent_now(item.id)]
+        return self.services.outbox.sent_now(item.id, outcome)
 
     async def _retry(
         self, item: OutboxItem, error: str, after: timedelta | None, *, in_doubt: bool = False
