@@ -184,28 +184,10 @@ async def run_one(target: AsyncConnection | AsyncSession, statement: Statement) 
 async def execute_all(engine: AsyncEngine, *statements: Statement | Announced) -> None:
     """Run statements in one transaction (no ORM session: the cheap way for hot paths);
     an `Announced` one's `then` is called after the commit if it changed rows."""
-    for then in await write_atomically(engine, statements):
-        then()
-
-
-async def write_atomically(
-    engine: AsyncEngine, statements: Sequence[Statement | Announced]
-) -> list[Callable[[], None]]:
-    """`run_statements` in a transaction of their own. A single statement (of one row) on
-    PostgreSQL runs without one: a statement is atomic by itself, and BEGIN and COMMIT are
-    a round trip each with asyncpg (the end of an answer's update is one statement)."""
-    if len(statements) == 1 and engine.dialect.name == "postgresql" and _one_row(statements[0]):
-        async with engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            return await run_statements(connection, statements)
     async with engine.begin() as connection:
-        return await run_statements(connection, statements)
-
-
-def _one_row(statement: Statement | Announced) -> bool:
-    if isinstance(statement, Announced):
-        statement = statement.statement
-    return not (isinstance(statement, Bound) and isinstance(statement.params, list))
+        announce = await run_statements(connection, statements)
+    for then in announce:
+        then()
 
 
 async def run_statements(

@@ -16,7 +16,7 @@ from sqlalchemy import ScalarSelect, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import BasePersistence, PersistenceInput
 
-from bot.db import Announced, Statement, upsert, write_atomically
+from bot.db import Announced, Statement, run_statements, upsert
 from bot.services.identity import Identity
 from bot.services.intake_form import FLOW_TIMEOUT
 from models import ConversationState, Draft
@@ -74,7 +74,8 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
             if not statements:
                 return
             try:
-                announce = await write_atomically(self._engine, statements)
+                async with self._engine.begin() as connection:
+                    announce = await run_statements(connection, statements)
             except Exception:
                 # The database may now differ from what we think we wrote: write it all again.
                 self._written_users.clear()
