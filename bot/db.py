@@ -223,13 +223,9 @@ def _insert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
-def insert_new(dialect: str, table: Table, values: dict[str, Any]) -> Insert:
-    """INSERT, or nothing if a row with the same primary key is there."""
-    return _insert(dialect, table).values(**values).on_conflict_do_nothing()
-
-
 def insert_new_bound(dialect: str, table: Table) -> Insert:
-    """`insert_new` built once: its values come as parameters (see Bound)."""
+    """INSERT, or nothing if a row with the same primary key is there; built once, its
+    values come as parameters (see Bound)."""
     return _insert(dialect, table).on_conflict_do_nothing()
 
 
