@@ -17,7 +17,7 @@ from models import Case, OutboxMessage
 from tests.botapi import BotApi
 from tests.conftest import ADMIN_ID, make_settings
 from tests.flows import REPORT, cases, code_on_screen, report, tap_all, tr
-from tests.harness import Harness
+from tests.harness import Harness, Person, Volunteer
 from tests.test_person_side import to_chat, transcript
 
 
@@ -181,6 +181,25 @@ def nothing_due(outbox: Outbox) -> Callable[[], Awaitable[bool]]:
     return check
 
 
+async def answer_waits(
+    harness: Harness, admin: Volunteer, code: str, person: Person, text: str, when: str
+) -> int:
+    """The volunteer answers; nothing is due any more (an answer let through would be due
+    until it is sent), the answer was not sent and it waits: not dropped, not failed.
+    Returns where the calls stood before the answer."""
+    outbox = harness.app.services.outbox if harness.app is not None else None
+    assert outbox is not None
+    before = len(harness.api.calls)
+    await admin.write_in_staff_chat(text, reply_to=admin.card(code))
+    await harness.until(nothing_due(outbox))
+    assert not any(
+        c.method == "sendMessage" and c.params.get("chat_id") == person.user.id
+        for c in harness.api.calls[before:]
+    ), f"an answer reached the person {when}"
+    assert await pending_answers(harness) == 1, "the answer waits: not dropped, not failed"
+    return before
+
+
 async def test_answers_wait_until_the_person_writes_first(harness: Harness) -> None:
     """An answer waits while the person has not written; it arrives (without a sound, as
     they asked) once they write; ANSWERS_AFTER_WRITING later the next one waits again."""
@@ -194,16 +213,9 @@ async def test_answers_wait_until_the_person_writes_first(harness: Harness) -> N
     await harness.until(harness.outbox_empty)
     admin = harness.volunteer(ADMIN_ID, "Admin")
     await admin.press(admin.card(code), "Take")
-    before = len(harness.api.calls)
-    await admin.write_in_staff_chat("We read your message.", reply_to=admin.card(code))
-    # Nothing is due any more (an answer let through would be due until it is sent), and
-    # the answer was not sent.
-    await harness.until(nothing_due(outbox))
-    assert not any(
-        c.method == "sendMessage" and c.params.get("chat_id") == person.user.id
-        for c in harness.api.calls[before:]
-    ), "an answer reached the person before they wrote"
-    assert await pending_answers(harness) == 1, "the answer waits: not dropped, not failed"
+    before = await answer_waits(
+        harness, admin, code, person, "We read your message.", "before they wrote"
+    )
 
     await person.send("I can talk now")  # the person writes: what waited goes out
     answer = await harness.api.wait_for(
@@ -214,14 +226,9 @@ async def test_answers_wait_until_the_person_writes_first(harness: Harness) -> N
     # Past the period after their message, the next answer waits again.
     now = outbox.clock()
     outbox.clock = lambda: now + ANSWERS_AFTER_WRITING + timedelta(minutes=1)
-    before = len(harness.api.calls)
-    await admin.write_in_staff_chat("Are you still there?", reply_to=admin.card(code))
-    await harness.until(nothing_due(outbox))
-    assert not any(
-        c.method == "sendMessage" and c.params.get("chat_id") == person.user.id
-        for c in harness.api.calls[before:]
-    ), "an answer reached the person long after they last wrote"
-    assert await pending_answers(harness) == 1
+    before = await answer_waits(
+        harness, admin, code, person, "Are you still there?", "long after they last wrote"
+    )
     await person.send("Yes")
     await harness.api.wait_for(to_chat(person.user.id, "Helpline: Are you still"), after=before)
 
