@@ -196,22 +196,46 @@ async def run_statements(
     """Run statements in the caller's transaction; returns what to call once it commits
     (the `then` of each `Announced` one that changed rows)."""
     announce = []
-    for statement in statements:
+    for statement in _merged(statements):
         if isinstance(statement, Announced):
             if affected(await run_one(connection, statement.statement)):
+                for more in statement.and_run:
+                    await run_one(connection, more)
                 announce.append(statement.then)
         else:
             await run_one(connection, statement)
     return announce
 
 
+def _merged(statements: Sequence[Statement | Announced]) -> list[Statement | Announced]:
+    """Rows for the same built-once statement, one after another, go in one executemany:
+    one round trip (the person's message id and the id of the bot's answer to it)."""
+    merged: list[Statement | Announced] = []
+    for statement in statements:
+        last = merged[-1] if merged else None
+        if (
+            isinstance(statement, Bound)
+            and isinstance(last, Bound)
+            and last.statement is statement.statement
+            and isinstance(last.params, list)
+            and isinstance(statement.params, list)
+        ):
+            merged[-1] = Bound(last.statement, [*last.params, *statement.params])
+        else:
+            merged.append(statement)
+    return merged
+
+
 @dataclass(frozen=True)
 class Announced:
     """A statement whose effect someone waits for: `then` is called once the transaction
-    that changed rows with it has committed (it changed none: not called)."""
+    that changed rows with it has committed (it changed none: not called). `and_run`: the
+    statements that follow only if it changed rows, in the same transaction (in the common
+    case they cost no round trip)."""
 
     statement: Statement
     then: Callable[[], None]
+    and_run: tuple[Statement, ...] = ()
 
 
 def affected(result: Result[Any]) -> int:

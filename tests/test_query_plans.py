@@ -15,7 +15,7 @@ from bot.app import Services
 from bot.db import execute_all, migrate
 from bot.services.outbox import enqueue
 from bot.services.retention import erase_expired
-from models import Case, OutboxMessage, StaffMember
+from models import Case, HeldChat, OutboxMessage, StaffMember
 from tests.botapi import BotApi
 from tests.conftest import make_settings
 
@@ -46,10 +46,21 @@ def hot_paths(s: Services) -> list[Callable[[], Awaitable[Any]]]:
         s.handled_updates.prune,
         s.chat_log.prune,
         # Every message a person writes ends a hold after a quick exit (issue 13).
-        lambda: execute_all(s.engine, *s.outbox.released("someone")),
+        lambda: released(s),
+        # Every follow-up reads its case with what it needs, and every answer its case by
+        # the message it replies to, in one query each (issue 12).
+        lambda: s.cases.add_message("someone", 1, "text", "hello", 5),
+        lambda: s.casework.target_of(-100, 7, None),
         # ... and opens the answers that waited for them to write first.
         lambda: execute_all(s.engine, s.outbox.wrote("someone")),
     ]
+
+
+async def released(s: Services) -> None:
+    """A held chat released (the statements that mark what waited run only if one was)."""
+    async with s.sessions.begin() as session:
+        session.add(HeldChat(person="someone", since=datetime.now(UTC)))
+    await execute_all(s.engine, s.outbox.released("someone"))
 
 
 async def expired_case(s: Services) -> None:

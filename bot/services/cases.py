@@ -8,20 +8,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import QueryableAttribute
 
 from bot.services.errors import TooManyCases
 from bot.services.identity import Identity
 from bot.services.intake_form import writes_as_child
-from bot.services.outbox import Outbox, enqueue
+from bot.services.outbox import Outbox, ReadWithCase, enqueue
 from bot.services.rapid_response import alert_urgent
 from bot.services.scrub import scrub
 from bot.services.staff import PERSON_OR_BOT, audit
 from bot.services.stats import forget_day
 from bot.services.urgency import Facts, urgent_because
-from models import Case, CaseMessage
+from models import Case, CaseMessage, OutboxMessage, StaffMember
 from models.enums import AuditAction, ClosedBy
 
 # Bump when the consent text changes; the version is stored with every case (safety rule 5).
@@ -361,16 +362,15 @@ class Cases:
         text: str | None,
         source_message_id: int,
         file: dict[str, Any] | None = None,
-        handed: Case | None = None,
+        follow_up: tuple[Case, ReadWithCase] | None = None,
     ) -> None:
-        seen = await session.scalar(
-            select(CaseMessage.id).where(
-                CaseMessage.case_id == case_id,
-                CaseMessage.direction == "in",
-                CaseMessage.source_message_id == source_message_id,
-            )
-        )
-        if seen is not None:
+        """`follow_up`: the case and what was read with it (whether this message was kept
+        already among it), for a follow-up handed to an idle sender at once."""
+        if follow_up is not None:
+            seen = follow_up[1].seen
+        else:
+            seen = bool(await session.scalar(select(_seen(source_message_id, case_id))))
+        if seen:
             return  # the same message again (an update replayed after a crash)
         # Whole (Telegram already keeps a message under 4,096 characters): never cut.
         text = scrub(text) if text else None
@@ -387,8 +387,9 @@ class Cases:
         # leaves the row once it is sent, or when the person asks to be forgotten.
         chat = {} if media == "text" else {"from_chat": self._identity.encrypt(chat_id)}
         payload = {"media": media, "text": text, "message_id": source_message_id, "file": file}
-        if handed is not None:  # a follow-up: handed to an idle sender at once
-            await self._outbox.add(session, "to_staff", handed, **payload, **chat)
+        if follow_up is not None:  # handed to an idle sender at once
+            case, read = follow_up
+            await self._outbox.add(session, "to_staff", case, payload | chat, read)
         else:
             enqueue(session, "to_staff", case_id, **payload, **chat)
 
@@ -404,19 +405,57 @@ class Cases:
         """Attach a follow-up to the person's newest open case (None: there is none). Not
         while FOLLOW_UP_BACKLOG of theirs still wait for the staff chat: one person's flood
         must not bury everyone else's reports (the person is told; nothing is kept)."""
-        async with self._sessions.begin() as session:
-            case = await session.scalar(
-                select(Case)
-                .where(Case.person == pseudonym, Case.status == "open")
-                .order_by(Case.created_at.desc(), Case.id.desc())
-                .limit(1)
+        t = OutboxMessage
+        waiting = (
+            select(func.count())
+            .where(t.case_id == Case.id, t.status == "pending", t.kind == "to_staff")
+            .scalar_subquery()
+        )
+        # The case, and in the same read what the follow-up needs: how many wait for staff,
+        # whether this message was kept already, whether anything is ahead of it, who has
+        # the case (one statement, not five: every follow-up runs it).
+        newest = (
+            select(
+                Case,
+                StaffMember,
+                waiting,
+                _seen(source_message_id),
+                self._outbox.waits_before("to_staff"),
             )
-            if case is None:
+            .outerjoin(StaffMember, StaffMember.telegram_id == Case.taken_by)
+            .where(Case.person == pseudonym, Case.status == "open")
+            .order_by(Case.created_at.desc(), Case.id.desc())
+            .limit(1)
+        )
+        async with self._sessions.begin() as session:
+            row = (await session.execute(newest)).first()
+            if row is None:
                 return None
-            if await self._outbox.waiting_for_staff(session, case.id) >= FOLLOW_UP_BACKLOG:
+            case, taker, count, seen, ahead = row
+            if count >= FOLLOW_UP_BACKLOG:
                 return FollowUp(case.code, added=False)
+            read = ReadWithCase(waiting=bool(ahead), taker=taker, seen=bool(seen))
             await self._add_message(
-                session, case.id, chat_id, media, text, source_message_id, file, handed=case
+                session,
+                case.id,
+                chat_id,
+                media,
+                text,
+                source_message_id,
+                file,
+                follow_up=(case, read),
             )
             code: str = case.code
         return FollowUp(code, added=True)
+
+
+def _seen(
+    source_message_id: int, case_id: int | QueryableAttribute[int] = Case.id
+) -> ColumnElement[bool]:
+    """Whether the person's message is kept among the case's already (the update replayed
+    after a crash); by default for a query of the case."""
+    return exists().where(
+        CaseMessage.case_id == case_id,
+        CaseMessage.direction == "in",
+        CaseMessage.source_message_id == source_message_id,
+    )

@@ -27,10 +27,10 @@ from bot.services.errors import (
     Refused,
     TooManyOpen,
 )
-from bot.services.outbox import Outbox, enqueue
+from bot.services.outbox import Outbox, ReadWithCase, enqueue
 from bot.services.staff import Staff, audit
 from bot.services.stats import forget_day
-from models import Case, CaseNote, RelayLink
+from models import Case, CaseNote, RelayLink, StaffMember
 from models.enums import (
     SENIOR_ROLES,
     AuditAction,
@@ -82,6 +82,8 @@ class Target:
 
     case: Case
     answer: bool
+    # Read with the case, for an answer queued at once (see Outbox.add).
+    read: ReadWithCase | None = None
 
 
 @dataclass(frozen=True)
@@ -121,10 +123,11 @@ def dashed(code: str) -> str:
     return f"{code[:4]}-{code[4:]}"
 
 
-# Built once (see Bound): every answer delivered runs it.
+# Built once (see Bound), on the table (cheaper in a session): every first answer runs it.
+_CASES = cast(Table, Case.__table__)
 _ANSWERED = (
-    update(Case)
-    .where(Case.id == bindparam("case", type_=Integer), Case.first_answer_at.is_(None))
+    update(_CASES)
+    .where(_CASES.c.id == bindparam("case", type_=Integer), _CASES.c.first_answer_at.is_(None))
     .values(first_answer_at=bindparam("at", type_=Case.first_answer_at.type))
 )
 
@@ -404,7 +407,7 @@ class Casework:
                 if answer is None or not target.answer or role is None:
                     return StaffMessage(target, role)
                 was_free = target.case.taken_by is None
-                case = await self._queue_in(session, target.case, staff_id, role, chat_id, answer)
+                case = await self._queue_in(session, target, staff_id, role, chat_id, answer)
                 return StaffMessage(target, role, answered=case, was_free=was_free)
         except Refused as error:
             await self._audit_reply_refused(error, staff_id)
@@ -424,9 +427,19 @@ class Casework:
         took it but the answer was lost), else by the forum topic it was written in (a note:
         a plain message in a topic replies, for Telegram, to the topic's first message)."""
         if reply_to_id is not None:
-            link = await session.get(RelayLink, (chat_id, reply_to_id))
-            if link is not None:
-                return await self._target(session, link.case_id, answer=True)
+            # The case of the message replied to, and what an answer to it needs (one read:
+            # every answer runs it).
+            linked = (
+                await session.execute(
+                    select(Case, StaffMember, self._outbox.waits_before(OutboxKind.TO_PERSON))
+                    .join(RelayLink, RelayLink.case_id == Case.id)
+                    .outerjoin(StaffMember, StaffMember.telegram_id == Case.taken_by)
+                    .where(RelayLink.chat_id == chat_id, RelayLink.message_id == reply_to_id)
+                )
+            ).first()
+            if linked is not None:
+                of_link, taker, waiting = linked
+                return Target(of_link, True, ReadWithCase(waiting=bool(waiting), taker=taker))
             note_of = await session.scalar(
                 select(CaseNote.case_id)
                 .where(CaseNote.chat_id == chat_id, CaseNote.message_id == reply_to_id)
@@ -458,7 +471,7 @@ class Casework:
     async def _queue_in(
         self,
         session: AsyncSession,
-        case: Case,
+        target: Target,
         staff_id: int,
         role: Role,
         chat_id: int,
@@ -466,23 +479,22 @@ class Casework:
     ) -> Case:
         """Queue an answer for the person in the caller's transaction (once per staff
         message), taking the case (read in that transaction) if it is free."""
+        case = target.case
         self._answerable(case, staff_id, role)
         # Linking it also lets staff reply to their own earlier answers. Linked already:
         # this staff message was relayed already.
         if not affected(await run_one(session, self.linked(chat_id, answer.message_id, case.id))):
             return case
         await self._take_free(session, case, staff_id, role)
-        await self._outbox.add(
-            session,
-            OutboxKind.TO_PERSON,
-            case,
-            chat_id=chat_id,
-            message_id=answer.message_id,
-            media=answer.media,
-            text=answer.text,
-            file=answer.file,
-            mark=True,  # once delivered, the volunteer's message is marked so
-        )
+        answer_row = {
+            "chat_id": chat_id,
+            "message_id": answer.message_id,
+            "media": answer.media,
+            "text": answer.text,
+            "file": answer.file,
+            "mark": True,  # once delivered, the volunteer's message is marked so
+        }
+        await self._outbox.add(session, OutboxKind.TO_PERSON, case, answer_row, target.read)
         audit(session, staff_id, AuditAction.REPLY, case.id, answer.media)
         return case
 
@@ -511,9 +523,12 @@ class Casework:
             if case is not None:
                 case.staff_chat_id, case.topic_id = chat_id, topic_id
 
-    def answered(self, case_id: int) -> Bound:
-        """The statement that records the first answer's time (the first one only)."""
-        return Bound(_ANSWERED, {"case": case_id, "at": datetime.now(UTC)})
+    def answered(self, case: Case) -> list[Bound]:
+        """The statement that records the first answer's time: none when the case as read
+        (with the answer's claim) has it already, one statement less per answer."""
+        if case.first_answer_at is not None:
+            return []
+        return [Bound(_ANSWERED, {"case": case.id, "at": datetime.now(UTC)})]
 
     async def escalate_due(
         self,

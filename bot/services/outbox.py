@@ -9,13 +9,14 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    Table,
     and_,
     bindparam,
     case,
@@ -23,12 +24,13 @@ from sqlalchemy import (
     event,
     exists,
     func,
+    literal,
     or_,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
 from sqlalchemy.sql.elements import BindParameter
 
 from bot.db import Announced, Bound, Statement, affected, run_one
@@ -59,10 +61,13 @@ PERSON_CHAT_FIELDS = ("from_chat", "chat")
 KEEP_SENT = timedelta(days=3)
 
 
-# Built once (see Bound): every row sent runs them.
-_ROW = OutboxMessage.id == bindparam("row", type_=Integer)
+# Built once (see Bound): every row sent runs them. On the table, not the mapped class: in
+# a session an ORM UPDATE costs twice the CPU of a Core one (its bulk-update plugin).
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_NOW = bindparam("now", type_=OutboxMessage.due_at.type)
+_ROW = _OUTBOX.c.id == bindparam("row", type_=Integer)
 _SENT = (
-    update(OutboxMessage)
+    update(_OUTBOX)
     .where(_ROW)
     .values(
         status="sent",
@@ -71,8 +76,47 @@ _SENT = (
         sending_since=None,
     )
 )
-_ERASED = update(OutboxMessage).where(_ROW).values(payload="{}")
+_ERASED = update(_OUTBOX).where(_ROW).values(payload="{}")
 _SENT_ERASED = _SENT.values(payload="{}")
+# The claim's compare-and-set: a second sender (another instance) cannot take the row too.
+_CLAIM = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.id == bindparam("row", type_=Integer),
+        _OUTBOX.c.status == "pending",
+        or_(_OUTBOX.c.lease_until.is_(None), _OUTBOX.c.lease_until < _NOW),
+    )
+    .values(
+        lease_until=bindparam("lease", type_=OutboxMessage.lease_until.type), sending_since=_NOW
+    )
+)
+
+
+def _waits_before(
+    case_id: ColumnElement[int] | QueryableAttribute[int],
+    person: ColumnElement[str | None] | QueryableAttribute[str | None],
+    to_person: bool,
+) -> ColumnElement[bool]:
+    """Something of the case pending in one direction; to the person, also their chat held
+    (one read for both)."""
+    t = OutboxMessage
+    waiting: ColumnElement[bool] = exists().where(
+        t.case_id == case_id, t.status == "pending", t.kind.in_(TO_PERSON) == to_person
+    )
+    if to_person:
+        waiting = or_(waiting, exists().where(HeldChat.person == person))
+    return waiting
+
+
+@dataclass(frozen=True)
+class ReadWithCase:
+    """What `Outbox.add` would read, read by its caller with the case: whether anything
+    waits before the new row (`Outbox.waits_before`), and who has taken the case; `seen`:
+    the caller's own (whether the message was kept already)."""
+
+    waiting: bool
+    taker: StaffMember | None
+    seen: bool = False
 
 
 def enqueue(session: AsyncSession, kind: str, case_id: int | None, **payload: Any) -> None:
@@ -228,39 +272,57 @@ class Outbox:
         says so."""
         self._hand_to, self._room = listener, room
 
-    async def add(self, session: AsyncSession, kind: str, case: Case, **payload: Any) -> None:
+    async def add(
+        self,
+        session: AsyncSession,
+        kind: str,
+        case: Case,
+        payload: dict[str, Any],
+        read: ReadWithCase | None = None,
+    ) -> None:
         """`enqueue`, for the hot path (a follow-up, an answer). When the sender has room
         (nothing else due, a worker free) and nothing of the case is before this row in its
         direction, the row is claimed here, in the transaction that adds it, and handed to
         the sender when that commits: no transaction of its own to claim it. A crash first
         leaves it leased: the lease runs out and it goes as usual (marked as possibly
-        sent)."""
+        sent). `read`: what the caller read with the case (`waits_before`), not asked again."""
         handed = self._hand_to is not None and self._room()
-        if handed and not await self._goes_now(session, case, kind):
+        if handed and not await self._goes_now(session, case, kind, read):
             handed = False
         row = OutboxMessage(kind=kind, case_id=case.id, payload=json.dumps(payload))
         if handed:
             now = datetime.now(UTC)
             row.lease_until, row.sending_since = now + LEASE, now
-            taker = await session.get(StaffMember, case.taken_by) if case.taken_by else None
+            taker = read.taker if read is not None else None
+            if case.taken_by and (taker is None or taker.telegram_id != case.taken_by):
+                # Not read with the case, or the case was taken since (by this answer's
+                # author: in the session already, no read).
+                taker = await session.get(StaffMember, case.taken_by)
             session.info.setdefault("outbox_handed", []).append((row, case, taker))
         session.add(row)
 
-    async def _goes_now(self, session: AsyncSession, case: Case, kind: str) -> bool:
+    async def _goes_now(
+        self, session: AsyncSession, case: Case, kind: str, read: ReadWithCase | None
+    ) -> bool:
         """Nothing of the case waits before a new `kind` row in its direction, and (for
         the person) nothing holds it: no quick exit, no safe times (those go the claim's
         way, which knows them)."""
-        t, to_person = OutboxMessage, kind in TO_PERSON
+        to_person = kind in TO_PERSON
         if to_person and (
             case.answer_from is not None or case.answer_after_writing or case.person is None
         ):
             return False
-        waiting: ColumnElement[bool] = exists().where(
-            t.case_id == case.id, t.status == "pending", t.kind.in_(TO_PERSON) == to_person
+        if read is not None:
+            return not read.waiting
+        return not await session.scalar(
+            select(_waits_before(literal(case.id), literal(case.person), to_person))
         )
-        if to_person:  # one read for both
-            waiting = or_(waiting, exists().where(HeldChat.person == case.person))
-        return not await session.scalar(select(waiting))
+
+    @staticmethod
+    def waits_before(kind: str) -> ColumnElement[bool]:
+        """For the caller's query of a case (Case in its FROM): whether anything waits before
+        a new `kind` row of it (see `_goes_now`). Read with the case, it saves `add` a read."""
+        return _waits_before(Case.id, Case.person, kind in TO_PERSON)
 
     def on_new(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
@@ -388,7 +450,6 @@ class Outbox:
         row sent, written in the same transaction (one transaction per message, not two).
         When nothing is due, says when something will be, from the same transaction: an
         idle sender asks the database once per wait, not twice."""
-        t = OutboxMessage
         for _race in range(3):  # another instance took the row between the two statements
             async with self._sessions.begin() as session:
                 for statement in finished:
@@ -403,12 +464,8 @@ class Outbox:
                 row, case_row, taker = rows[0]
                 # Read before the claim below: an earlier try may have reached Telegram.
                 uncertain = row.sending_since is not None
-                # Compare-and-set: a second sender (another instance) cannot take it too.
                 claimed = await session.execute(
-                    update(t)
-                    .where(t.id == row.id, self._free(now))
-                    .values(lease_until=now + LEASE, sending_since=now)
-                    .execution_options(synchronize_session=False)
+                    _CLAIM, {"row": row.id, "now": now, "lease": now + LEASE}
                 )
             if affected(claimed) == 1:
                 item = _item(row, case_row, taker, uncertain=uncertain)
@@ -493,30 +550,23 @@ class Outbox:
                 enqueue(session, "staff_notice", case_id, notice="left")
         return open_ids
 
-    def released(self, pseudonym: str) -> list[Statement | Announced]:
-        """The statements (for the transaction of the person's new message) that end the
-        hold: what waited goes out without a sound. Nothing happens if nothing was held."""
+    def released(self, pseudonym: str) -> Announced:
+        """The statement (for the transaction of the person's new message) that ends the
+        hold: what waited goes out without a sound. The hold goes first and only if there
+        was one are the messages marked: one statement for the person who was not held."""
         t = OutboxMessage
-        held = exists().where(HeldChat.person == pseudonym)
         theirs = select(Case.id).where(Case.person == pseudonym)
-        return [
-            update(t)
-            .where(t.status == "pending", t.kind.in_(TO_PERSON), t.case_id.in_(theirs), held)
-            .values(quiet=True),
-            # Once it commits the sender looks at once (it would otherwise find them on its
-            # next look, IDLE_POLL later).
-            Announced(delete(HeldChat).where(HeldChat.person == pseudonym), self.poke),
-        ]
-
-    async def waiting_for_staff(self, session: AsyncSession, case_id: int) -> int:
-        """How many of the case's messages to staff are still to be delivered."""
-        t = OutboxMessage
-        count = await session.scalar(
-            select(func.count()).where(
-                t.case_id == case_id, t.status == "pending", t.kind == "to_staff"
-            )
+        # Once it commits the sender looks at once (it would otherwise find them on its next
+        # look, IDLE_POLL later).
+        return Announced(
+            delete(HeldChat).where(HeldChat.person == pseudonym),
+            self.poke,
+            and_run=(
+                update(t)
+                .where(t.status == "pending", t.kind.in_(TO_PERSON), t.case_id.in_(theirs))
+                .values(quiet=True),
+            ),
         )
-        return int(count or 0)
 
     async def due_now(self) -> int:
         """On start: whatever waits out a backoff is tried at once (a restart often follows

@@ -719,7 +719,7 @@ class Sender:
         p = item.payload
         helpline = self.services.catalogues[case.locale].gettext("Helpline")
         # The first answer's time, and the volunteer's message marked "delivered".
-        answered = [self.services.casework.answered(case.id), *delivered_mark(p, case.topic_id)]
+        answered = [*self.services.casework.answered(case), *delivered_mark(p, case.topic_id)]
         text = p.get("text") or ""
         if p["media"] == "text":
             return [*await self._texts_to_person(case, chat_id, helpline, text), *answered]

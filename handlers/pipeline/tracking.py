@@ -21,9 +21,10 @@ async def remember_incoming(update: Update, context: QorgauContext) -> None:
     pseudonym = services.identity.pseudonym(user.id)
     application = cast(QorgauApplication, context.application)
     application.write_with_update(
-        services.chat_log.remembered(pseudonym, [message.message_id]),
-        *services.outbox.released(pseudonym),
+        services.outbox.released(pseudonym),
         services.outbox.wrote(pseudonym),  # answers waiting for them to write first may go
+        # Last: the id of the bot's answer, kept next, goes in the same statement.
+        services.chat_log.remembered(pseudonym, [message.message_id]),
     )
 
 
