@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -172,6 +173,15 @@ class Bound:
     params: dict[str, Any] | list[dict[str, Any]]  # a list: one row each
 
 
+@dataclass(frozen=True)
+class Handing(Bound):
+    """A built-once INSERT … RETURNING id of a row claimed as it is written: `then` gets
+    its id once the transaction has committed (the sender takes the row in memory, no
+    claim of its own)."""
+
+    then: Callable[[int], None] = lambda _id: None
+
+
 Statement = Executable | Bound
 
 
@@ -195,9 +205,12 @@ async def run_statements(
 ) -> list[Callable[[], None]]:
     """Run statements in the caller's transaction; returns what to call once it commits
     (the `then` of each `Announced` one that changed rows)."""
-    announce = []
+    announce: list[Callable[[], None]] = []
     for statement in _merged(statements):
-        if isinstance(statement, Announced):
+        if isinstance(statement, Handing):
+            row_id = int((await run_one(connection, statement)).scalar_one())
+            announce.append(functools.partial(statement.then, row_id))
+        elif isinstance(statement, Announced):
             if affected(await run_one(connection, statement.statement)):
                 for more in statement.and_run:
                     await run_one(connection, more)
@@ -214,8 +227,8 @@ def _merged(statements: Sequence[Statement | Announced]) -> list[Statement | Ann
     for statement in statements:
         last = merged[-1] if merged else None
         if (
-            isinstance(statement, Bound)
-            and isinstance(last, Bound)
+            type(statement) is Bound
+            and type(last) is Bound
             and last.statement is statement.statement
             and isinstance(last.params, list)
             and isinstance(statement.params, list)

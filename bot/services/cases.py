@@ -8,10 +8,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.elements import BindParameter
 
 from bot.services.errors import TooManyCases
 from bot.services.identity import Identity
@@ -135,6 +145,7 @@ class Cases:
         self._sessions = sessions
         self._identity = identity
         self._outbox = outbox
+        self._follow_up_once = self._follow_up()
 
     async def opened_recently(
         self, pseudonym: str, now: datetime | None = None, session: AsyncSession | None = None
@@ -393,6 +404,33 @@ class Cases:
         else:
             enqueue(session, "to_staff", case_id, **payload, **chat)
 
+    def _follow_up(self) -> Select[Any]:
+        """The person's newest open case, and in the same read what a follow-up needs: how
+        many wait for staff, whether this message was kept already, whether anything is
+        ahead of it, who has the case (one statement, not five: every follow-up runs it).
+        Built once, with parameters (see Bound)."""
+        t = OutboxMessage
+        waiting = (
+            select(func.count())
+            .where(t.case_id == Case.id, t.status == "pending", t.kind == "to_staff")
+            .scalar_subquery()
+        )
+        return (
+            select(
+                Case,
+                StaffMember,
+                waiting,
+                _seen(bindparam("message", type_=Integer)),
+                self._outbox.waits_before("to_staff"),
+            )
+            .outerjoin(StaffMember, StaffMember.telegram_id == Case.taken_by)
+            .where(
+                Case.person == bindparam("person", type_=Case.person.type), Case.status == "open"
+            )
+            .order_by(Case.created_at.desc(), Case.id.desc())
+            .limit(1)
+        )
+
     async def add_message(
         self,
         pseudonym: str,
@@ -405,30 +443,9 @@ class Cases:
         """Attach a follow-up to the person's newest open case (None: there is none). Not
         while FOLLOW_UP_BACKLOG of theirs still wait for the staff chat: one person's flood
         must not bury everyone else's reports (the person is told; nothing is kept)."""
-        t = OutboxMessage
-        waiting = (
-            select(func.count())
-            .where(t.case_id == Case.id, t.status == "pending", t.kind == "to_staff")
-            .scalar_subquery()
-        )
-        # The case, and in the same read what the follow-up needs: how many wait for staff,
-        # whether this message was kept already, whether anything is ahead of it, who has
-        # the case (one statement, not five: every follow-up runs it).
-        newest = (
-            select(
-                Case,
-                StaffMember,
-                waiting,
-                _seen(source_message_id),
-                self._outbox.waits_before("to_staff"),
-            )
-            .outerjoin(StaffMember, StaffMember.telegram_id == Case.taken_by)
-            .where(Case.person == pseudonym, Case.status == "open")
-            .order_by(Case.created_at.desc(), Case.id.desc())
-            .limit(1)
-        )
         async with self._sessions.begin() as session:
-            row = (await session.execute(newest)).first()
+            params = {"person": pseudonym, "message": source_message_id}
+            row = (await session.execute(self._follow_up_once, params)).first()
             if row is None:
                 return None
             case, taker, count, seen, ahead = row
@@ -450,7 +467,7 @@ class Cases:
 
 
 def _seen(
-    source_message_id: int, case_id: int | QueryableAttribute[int] = Case.id
+    source_message_id: int | BindParameter[int], case_id: int | QueryableAttribute[int] = Case.id
 ) -> ColumnElement[bool]:
     """Whether the person's message is kept among the case's already (the update replayed
     after a crash); by default for a query of the case."""

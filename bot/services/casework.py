@@ -145,6 +145,16 @@ class Casework:
         self._engine = engine
         self._dialect = engine.dialect.name
         self._link_once = insert_new_bound(self._dialect, cast(Table, RelayLink.__table__))
+        # Built once (see Bound): every answer runs it.
+        self._linked_case_once = (
+            select(Case, StaffMember, outbox.waits_before(OutboxKind.TO_PERSON))
+            .join(RelayLink, RelayLink.case_id == Case.id)
+            .outerjoin(StaffMember, StaffMember.telegram_id == Case.taken_by)
+            .where(
+                RelayLink.chat_id == bindparam("chat", type_=RelayLink.chat_id.type),
+                RelayLink.message_id == bindparam("message", type_=RelayLink.message_id.type),
+            )
+        )
         self._sessions = sessions
         self._staff = staff
         self._outbox = outbox
@@ -429,14 +439,8 @@ class Casework:
         if reply_to_id is not None:
             # The case of the message replied to, and what an answer to it needs (one read:
             # every answer runs it).
-            linked = (
-                await session.execute(
-                    select(Case, StaffMember, self._outbox.waits_before(OutboxKind.TO_PERSON))
-                    .join(RelayLink, RelayLink.case_id == Case.id)
-                    .outerjoin(StaffMember, StaffMember.telegram_id == Case.taken_by)
-                    .where(RelayLink.chat_id == chat_id, RelayLink.message_id == reply_to_id)
-                )
-            ).first()
+            params = {"chat": chat_id, "message": reply_to_id}
+            linked = (await session.execute(self._linked_case_once, params)).first()
             if linked is not None:
                 of_link, taker, waiting = linked
                 return Target(of_link, True, ReadWithCase(waiting=bool(waiting), taker=taker))

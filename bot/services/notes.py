@@ -8,6 +8,7 @@ note"); an answer is marked once Telegram delivered it to the person (`delivered
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -15,9 +16,9 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import Bound, Statement
+from bot.db import Bound, Handing, Statement
 from bot.services.errors import NotStaff
-from bot.services.outbox import Outbox, enqueue
+from bot.services.outbox import LEASE, Outbox, OutboxItem, enqueue
 from bot.services.scrub import scrub
 from bot.services.staff import Staff, audit
 from models import Case, CaseNote, OutboxMessage
@@ -61,17 +62,34 @@ def mark_payload(chat_id: int, message_id: int, thread: int | None, mark: str) -
 
 
 # Built once (see Bound), on the table (cheaper in a session): every answer delivered runs it.
-_OWE_MARK = insert(cast(Table, OutboxMessage.__table__))
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_OWE_MARK = insert(_OUTBOX)
+_OWE_MARK_HANDED = insert(_OUTBOX).returning(_OUTBOX.c.id)
 
 
-def delivered_mark(payload: dict[str, Any], thread: int | None) -> list[Statement]:
+def delivered_mark(
+    payload: dict[str, Any],
+    thread: int | None,
+    hand_to: Callable[[OutboxItem], None] | None = None,
+) -> list[Statement]:
     """The statement that owes the volunteer a "delivered" mark on their answer, written in
-    the transaction that records its delivery (none for what no volunteer wrote)."""
+    the transaction that records its delivery (none for what no volunteer wrote).
+    `hand_to`: the sender, which has room now: the row is claimed as it is written and
+    handed over once that commits (no claim of its own; a crash first leaves it leased,
+    and it goes when the lease runs out)."""
     if not payload.get("mark"):
         return []
     values = mark_payload(payload["chat_id"], payload["message_id"], thread, MARK_DELIVERED)
     row = {"kind": OutboxKind.STAFF_MARK, "case_id": None, "payload": json.dumps(values)}
-    return [Bound(_OWE_MARK, row)]
+    if hand_to is None:
+        return [Bound(_OWE_MARK, row)]
+    now = datetime.now(UTC)
+    leased = {**row, "lease_until": now + LEASE, "sending_since": now}
+
+    def handed(row_id: int) -> None:
+        hand_to(OutboxItem(row_id, OutboxKind.STAFF_MARK, None, values, attempts=0))
+
+    return [Handing(_OWE_MARK_HANDED, leased, handed)]
 
 
 class Notes:

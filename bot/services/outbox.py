@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 from sqlalchemy.sql.elements import BindParameter
 
-from bot.db import Announced, Bound, Statement, affected, run_one
+from bot.db import Announced, Bound, Statement, affected, run_one, run_statements
 from models import Case, HeldChat, OutboxMessage, StaffMember
 
 # Kinds of message that go to the person (the rest go to staff). A case's messages arrive in
@@ -452,21 +452,25 @@ class Outbox:
         idle sender asks the database once per wait, not twice."""
         for _race in range(3):  # another instance took the row between the two statements
             async with self._sessions.begin() as session:
-                for statement in finished:
-                    await run_one(session, statement)
-                finished = ()
+                written = await run_statements(await session.connection(), finished)
                 now = datetime.now(UTC)  # after them: a row they added is due already
                 rows = (
                     await session.execute(self._pick_once, self._pick_params(now, recent))
                 ).all()
                 if not rows:
-                    return NothingDue(await self._next_due(session, now))
-                row, case_row, taker = rows[0]
-                # Read before the claim below: an earlier try may have reached Telegram.
-                uncertain = row.sending_since is not None
-                claimed = await session.execute(
-                    _CLAIM, {"row": row.id, "now": now, "lease": now + LEASE}
-                )
+                    due = await self._next_due(session, now)
+                else:
+                    row, case_row, taker = rows[0]
+                    # Read before the claim below: an earlier try may have reached Telegram.
+                    uncertain = row.sending_since is not None
+                    claimed = await session.execute(
+                        _CLAIM, {"row": row.id, "now": now, "lease": now + LEASE}
+                    )
+            finished = ()
+            for then in written:  # committed: what the statements announce may go
+                then()
+            if not rows:
+                return NothingDue(due)
             if affected(claimed) == 1:
                 item = _item(row, case_row, taker, uncertain=uncertain)
                 return Claimed(item, more=len(rows) > 1)

@@ -24,7 +24,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.app import QorgauApplication, Services
-from bot.db import Statement, execute_all
+from bot.db import Handing, Statement, execute_all
 from bot.i18n import N_
 from bot.message_parts import CAPTION_LIMIT, TEXT_LIMIT, split_text, visible_length
 from bot.services.intake_form import writes_as_child
@@ -220,6 +220,10 @@ class Sender:
                 self.recent.append(item.case_id)
             try:
                 finished = await self.deliver(item)
+                if any(isinstance(statement, Handing) for statement in finished):
+                    # It hands a row to us (a "delivered" mark): written now, no claim.
+                    await self._write(finished)
+                    finished = []
             except Exception as error:  # the database went away mid-way: the row's lease
                 # runs out and it is sent again, marked as possibly repeated
                 log.warning("outbox bookkeeping failed: %s", type(error).__name__)
@@ -719,7 +723,11 @@ class Sender:
         p = item.payload
         helpline = self.services.catalogues[case.locale].gettext("Helpline")
         # The first answer's time, and the volunteer's message marked "delivered".
-        answered = [*self.services.casework.answered(case), *delivered_mark(p, case.topic_id)]
+        # If nothing else waits, the mark is handed to this worker as it is written (it
+        # takes it next: no other worker need wake).
+        hand_to = self.handed.append if self._room() else None
+        marked = delivered_mark(p, case.topic_id, hand_to)
+        answered = [*self.services.casework.answered(case), *marked]
         text = p.get("text") or ""
         if p["media"] == "text":
             return [*await self._texts_to_person(case, chat_id, helpline, text), *answered]
