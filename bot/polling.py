@@ -85,10 +85,15 @@ class Dispatch:
                 self.failed[update_id] = (time.monotonic() + wait, tries + 1)
         self.changed.set()
 
-    async def some_finished(self, timeout: float) -> None:
-        """Wait for an update in flight to finish (or `timeout`): until then a new poll
-        would only bring the same ones back."""
+    def poll_starts(self) -> None:
+        """An update that finishes from now on ends `some_finished` at once: one that ended
+        while the poll was on its way, which brought it back anyway, is not missed (it
+        was: the next poll waited the whole IN_FLIGHT_POLL_SECONDS)."""
         self.changed.clear()
+
+    async def some_finished(self, timeout: float) -> None:
+        """Wait for an update in flight to finish since the poll started (or `timeout`):
+        until then a new poll would only bring the same ones back."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.changed.wait(), timeout)
 
@@ -122,6 +127,7 @@ async def _poll(application: QorgauApplication, stop: asyncio.Event) -> None:
     fetch: asyncio.Future[list[JSONDict]] | None = None
     try:
         while not stop.is_set():
+            dispatch.poll_starts()
             fetch = asyncio.ensure_future(
                 raw_updates(application.bot, dispatch.offset, LONG_POLL_SECONDS, ALLOWED_UPDATES)
             )

@@ -201,6 +201,10 @@ class BotApi:
         # `timeout` the bot asks; the tests cap it (a bot stopping need not wait that long),
         # benchmarks of idle cost do not (bench/relay.py).
         self.long_poll = long_poll
+        # How long each getUpdates is on its way before Telegram looks (a slow network), and
+        # when each was answered with which update ids.
+        self.poll_delay = 0.0
+        self.polls: list[tuple[float, list[int]]] = []
         self.flood: Flood | None = Flood() if flood else None
         self.calls: list[Call] = []
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
@@ -400,6 +404,8 @@ class BotApi:
         return {**BOT_USER, "can_join_groups": True, "can_read_all_group_messages": False}
 
     async def _m_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.poll_delay:
+            await asyncio.sleep(self.poll_delay)
         offset = int(params.get("offset") or 0)
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
         if not self._updates:
@@ -410,7 +416,9 @@ class BotApi:
                         lambda: bool(self._updates) or self._closing
                     )
                     await asyncio.wait_for(has_updates, timeout)
-        return list(self._updates[: int(params.get("limit") or 100)])
+        updates = list(self._updates[: int(params.get("limit") or 100)])
+        self.polls.append((time.monotonic(), [u["update_id"] for u in updates]))
+        return updates
 
     async def _m_setWebhook(self, params: dict[str, Any]) -> bool:
         if self.webhook_host is not None:
