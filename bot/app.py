@@ -135,6 +135,8 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
     updates_skipped: int = 0  # resent by Telegram, or the database was away
     # Updates that failed because the database was away: not confirmed, handled again later.
     unhandled: set[int]
+    # Updates whose end was written with their handler's own transaction (`update_ended`).
+    ended_here: set[int]
     # Long-running loops (the outbox sender) that run while the application runs.
     workers: list[Callable[[QorgauApplication], Coroutine[Any, Any, None]]]
     background: list[asyncio.Task[None]]
@@ -212,6 +214,7 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
             self.in_flight -= 1
             if isinstance(update, Update):
                 self.last_update_id = max(self.last_update_id, update.update_id)
+                self.ended_here.discard(update.update_id)
 
     async def process_error(
         self,
@@ -302,7 +305,7 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         assert isinstance(self.persistence, DatabasePersistence)
         extra: list[Statement] = []
         update_id = update.update_id if isinstance(update, Update) else None
-        if update_id is not None:
+        if update_id is not None and update_id not in self.ended_here:  # (written already)
             extra.append(self.services.handled_updates.record(update_id))
         chat = PerChatUpdateProcessor.key(update)
         if self.services.leases is not None and chat is not None:
@@ -311,6 +314,22 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         await self.persistence.commit(*extra)  # …which writes them with ours
         if update_id is not None:
             self.services.handled_updates.committed(update_id)
+
+    def update_end(self, update: Update) -> list[Statement]:
+        """What `_finish` writes for this update (that it was handled), for a handler whose
+        service transaction is the update's last work: written there, it saves the update
+        a transaction of its own (see `update_ended`). What `write_with_update` adds (ids of
+        a person's chat) and the flows' changes are still written by `_finish`. Not with
+        several instances: the chat's lease is released at the very end."""
+        if self.services.leases is not None:
+            return []
+        return [self.services.handled_updates.record(update.update_id)]
+
+    def update_ended(self, update: Update) -> None:
+        """The handler's transaction wrote `update_end` and committed: nothing is left to
+        write for this update unless the flows changed (then `_finish` writes those)."""
+        self.ended_here.add(update.update_id)
+        self.services.handled_updates.committed(update.update_id)
 
     def write_with_update(self, *statements: Statement | Announced) -> None:
         """Write these in the transaction that ends the update being handled (cheaper than

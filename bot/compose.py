@@ -37,6 +37,7 @@ def build_application(settings: Settings) -> QorgauApplication:
     application.services = services
     application.workers, application.background = [], []
     application.unhandled = set()
+    application.ended_here = set()
     bot.workers.register(application)
     handlers.register(application)
     return application

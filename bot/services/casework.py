@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -99,12 +99,14 @@ class StaffAnswer:
 @dataclass(frozen=True)
 class StaffMessage:
     """A message in a staff chat about a case, and its author's role (None: not staff);
-    `answered`: the case it was queued for as an answer (taken by it if `was_free`)."""
+    `answered`: the case it was queued for as an answer (taken by it if `was_free`);
+    `wrote_end`: the caller's `update_end` was written with it."""
 
     target: Target
     role: Role | None
     answered: Case | None = None
     was_free: bool = False
+    wrote_end: bool = False
 
 
 def effective_risk(case: Case) -> RiskLevel | None:
@@ -400,12 +402,15 @@ class Casework:
         staff_id: int,
         name: str,
         answer: StaffAnswer | None = None,
+        update_end: Sequence[Statement] = (),
     ) -> StaffMessage | None:
         """A message in a staff chat: its case and its author's role, with the author's
         name kept as Telegram shows it now; `answer` is queued for the person if the message
         answers them (a refusal is audited and raised). None if the chat is none of ours
         (`default_chat` or a routed one) or the message is about no case. One transaction:
-        the hot path of every answer."""
+        the hot path of every answer. `update_end`: what the caller writes when it is done
+        with the message, written here when an answer to a case already taken is all there
+        is to do (`wrote_end`): one transaction fewer per answer."""
         try:
             async with self._sessions.begin() as session:
                 if not await self._staff.is_staff_chat(session, chat_id, default_chat):
@@ -418,7 +423,11 @@ class Casework:
                     return StaffMessage(target, role)
                 was_free = target.case.taken_by is None
                 case = await self._queue_in(session, target, staff_id, role, chat_id, answer)
-                return StaffMessage(target, role, answered=case, was_free=was_free)
+                if not was_free:  # (taken now: the caller has a handover note to show)
+                    for statement in update_end:
+                        await run_one(session, statement)
+                ended = bool(update_end) and not was_free
+                return StaffMessage(target, role, case, was_free, wrote_end=ended)
         except Refused as error:
             await self._audit_reply_refused(error, staff_id)
             raise
