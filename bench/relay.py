@@ -240,18 +240,19 @@ async def main_async(people: int, count: int, rounds: int) -> None:
         qorgau = await measure_qorgau(api, people, count, rounds)
     finally:
         await api.stop()
-    print(f"{'':<46} {'CPU ms':>7} {'xacts':>6} {'p50 ms':>7} {'p95 ms':>7} {'n':>4}")
+    w = max(len("qorgau, " + name) for name in qorgau)
+    print(f"{'':<{w}} {'CPU ms':>7} {'xacts':>6} {'p50 ms':>7} {'p95 ms':>7} {'n':>4}")
     print(
-        f"{'echo (ceiling)':<46} {echo_cpu:>7.2f} {0:>6} "
+        f"{'echo (ceiling)':<{w}} {echo_cpu:>7.2f} {0:>6} "
         f"{statistics.median(echo_latencies):>7.1f} {percentile(echo_latencies, 0.95):>7.1f} "
         f"{len(echo_latencies):>4}"
     )
     for name, (cpu_ms, xacts, latencies) in qorgau.items():
         if not latencies:  # idle
-            print(f"{'qorgau, ' + name:<46} {cpu_ms:>7.2f} {xacts:>6.2f}")
+            print(f"{'qorgau, ' + name:<{w}} {cpu_ms:>7.2f} {xacts:>6.2f}")
             continue
         print(
-            f"{'qorgau, ' + name:<46} {cpu_ms:>7.2f} {xacts:>6.1f} "
+            f"{'qorgau, ' + name:<{w}} {cpu_ms:>7.2f} {xacts:>6.1f} "
             f"{statistics.median(latencies):>7.1f} {percentile(latencies, 0.95):>7.1f} "
             f"{len(latencies):>4}"
         )

@@ -722,15 +722,10 @@ class Sender:
         chat_id = self._person_chat(case)
         p = item.payload
         helpline = self.services.catalogues[case.locale].gettext("Helpline")
-        # The first answer's time, and the volunteer's message marked "delivered".
-        # If nothing else waits, the mark is handed to this worker as it is written (it
-        # takes it next: no other worker need wake).
-        hand_to = self.handed.append if self._room() else None
-        marked = delivered_mark(p, case.topic_id, hand_to)
-        answered = [*self.services.casework.answered(case), *marked]
         text = p.get("text") or ""
         if p["media"] == "text":
-            return [*await self._texts_to_person(case, chat_id, helpline, text), *answered]
+            kept = await self._texts_to_person(case, chat_id, helpline, text)
+            return [*kept, *self._answered(case, p)]
         caption: str | None = f"{helpline}: {text}" if text else helpline
         apart = p["media"] in NO_CAPTION or len(caption or "") > CAPTION_LIMIT
         if p["media"] in NO_CAPTION:
@@ -749,14 +744,23 @@ class Sender:
             kept = self._remembered(case, sent.message_id)
             if apart and text:
                 kept += await self._texts_to_person(case, chat_id, helpline, text)
-            return [*kept, *answered]
+            return [*kept, *self._answered(case, p)]
         copied = await self.bot.copy_message(
             chat_id, p["chat_id"], p["message_id"], caption=caption, **self.silent()
         )
         kept = self._remembered(case, copied.message_id)
         if apart and text:
             kept += await self._texts_to_person(case, chat_id, helpline, text)
-        return [*kept, *answered]
+        return [*kept, *self._answered(case, p)]
+
+    def _answered(self, case: Case, payload: dict[str, Any]) -> list[Statement]:
+        """Once an answer is sent: the first answer's time, and the volunteer's message
+        marked "delivered". If nothing else waits, the mark is handed to this worker as it
+        is written (it takes it next: no other worker need wake); built now, not before the
+        send, so that its lease starts now (a long send must not leave it run out)."""
+        hand_to = self.handed.append if self._room() else None
+        marked = delivered_mark(payload, case.topic_id, hand_to)
+        return [*self.services.casework.answered(case), *marked]
 
     async def _texts_to_person(
         self, case: Case, chat_id: int, helpline: str, text: str
