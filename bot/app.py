@@ -22,6 +22,7 @@ from bot.i18n import Catalogues
 from bot.persistence import DatabasePersistence
 from bot.processing import PerChatUpdateProcessor
 from bot.ptb_private import set_conversation_state
+from bot.rate_limiter import ChatRateLimiter
 from bot.services.broadcasts import Broadcasts
 from bot.services.cases import Cases
 from bot.services.casework import Casework
@@ -379,6 +380,12 @@ class QorgauContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any]
     @property
     def services(self) -> Services:
         return self.app.services
+
+    @property
+    def limiter(self) -> ChatRateLimiter:
+        """The one way out (bot/rate_limiter.py), which also stops what waits for a chat
+        whose person left in a hurry."""
+        return cast(ChatRateLimiter, self.bot.rate_limiter)
 
 
 CONTEXT_TYPES = ContextTypes(context=QorgauContext)

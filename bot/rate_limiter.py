@@ -33,6 +33,8 @@ GROUP = (20 / 60, 20)  # in one group or supergroup
 OVERALL = (30.0, 30)  # the bot as a whole
 MAX_RETRIES = 3  # a 429 is waited out and the call made again this many times
 LONGEST_WAIT = 60.0  # a longer retry_after is raised to the caller (the outbox keeps it)
+QUIET_FOR = 600.0  # how long a chat left in a hurry is remembered here (see went_quiet)
+SENT_LATELY = 60.0  # how long a message sent to a person is remembered here (see sent_lately)
 # Calls that make a new message: these are what Telegram counts per chat.
 NEW_MESSAGE = ("send", "copy", "forward")
 
@@ -45,6 +47,17 @@ class Paced:
     out here before it is raised (the broadcaster handles its own)."""
 
     retries: int = 0
+
+
+@dataclass(frozen=True)
+class ToPerson:
+    """rate_limit_args of a message the outbox sends to a person: it waits its turn like any
+    other, and is not sent if the person has left in a hurry since it was claimed (it may
+    have waited for the chat's pace for seconds): ChatWentQuiet is raised instead."""
+
+
+class ChatWentQuiet(Exception):
+    """The person left in a hurry while this message waited its turn: not sent."""
 
 
 class Pace:
@@ -71,7 +84,7 @@ class Pace:
         return self.tat <= now
 
 
-class ChatRateLimiter(BaseRateLimiter[Paced]):
+class ChatRateLimiter(BaseRateLimiter[Paced | ToPerson]):
     def __init__(
         self,
         private: tuple[float, int] = PRIVATE,
@@ -85,6 +98,42 @@ class ChatRateLimiter(BaseRateLimiter[Paced]):
         self._paused: dict[int | str, float] = {}  # chat -> monotonic time its 429 ends
         self.max_retries = max_retries
         self.retried = 0  # 429s waited out (health and tests)
+        # Private chats whose person left in a hurry (chat -> monotonic time), until they
+        # write again: the outbox's rows for them are held in the database from then on;
+        # this stops the ones already claimed and waiting here.
+        self._quiet: dict[int | str, float] = {}
+        # Messages sent to private chats lately (chat -> [(monotonic time, message id)]): one
+        # the outbox sent a moment ago is not in the chat's kept ids yet (they are written
+        # with its "sent"), and "Exit and clear chat" must delete it too.
+        self._sent: dict[int, list[tuple[float, int]]] = {}
+
+    def went_quiet(self, chat: int) -> None:
+        now = time.monotonic()
+        # Only the messages claimed before the hold need this: they wait here seconds, not
+        # minutes. Older entries go (one instance may not hear that the person wrote again
+        # through another).
+        self._quiet = {c: at for c, at in self._quiet.items() if now - at < QUIET_FOR}
+        self._quiet[chat] = now
+
+    def sent_lately(self, chat: int) -> list[int]:
+        now = time.monotonic()
+        return [message for at, message in self._sent.get(chat, ()) if now - at < SENT_LATELY]
+
+    def _sent_now(self, chat: int | str | None, result: object) -> None:
+        if not (isinstance(chat, int) and chat > 0 and isinstance(result, dict)):
+            return
+        now = time.monotonic()
+        if len(self._sent) > 4096:  # forget chats with nothing sent lately
+            self._sent = {c: s for c, s in self._sent.items() if now - s[-1][0] < SENT_LATELY}
+        recent = [(at, m) for at, m in self._sent.get(chat, ()) if now - at < SENT_LATELY]
+        self._sent[chat] = [*recent, (now, int(result.get("message_id", 0)))]
+
+    def speaks_again(self, chat: int) -> None:
+        self._quiet.pop(chat, None)
+
+    def _went_quiet(self, chat: int | str | None) -> bool:
+        at = self._quiet.get(chat) if chat is not None else None
+        return at is not None and time.monotonic() - at < QUIET_FOR
 
     async def initialize(self) -> None:
         return None
@@ -122,15 +171,20 @@ class ChatRateLimiter(BaseRateLimiter[Paced]):
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
-        rate_limit_args: Paced | None,
+        rate_limit_args: Paced | ToPerson | None,
     ) -> bool | JSONDict | list[JSONDict]:
         chat = _chat_of(data)
         new_message = endpoint.startswith(NEW_MESSAGE)
-        retries = self.max_retries if rate_limit_args is None else rate_limit_args.retries
+        paced = isinstance(rate_limit_args, Paced)
+        retries = (
+            rate_limit_args.retries if isinstance(rate_limit_args, Paced) else self.max_retries
+        )
         for attempt in range(retries + 1):
-            await self._wait_turn(chat, new_message, rate_limit_args is not None)
+            await self._wait_turn(chat, new_message, paced)
+            if isinstance(rate_limit_args, ToPerson) and self._went_quiet(chat):
+                raise ChatWentQuiet
             try:
-                return await callback(*args, **kwargs)
+                result = await callback(*args, **kwargs)
             except RetryAfter as error:
                 wait = retry_after_seconds(error)
                 if chat is not None:  # only this chat waits
@@ -140,6 +194,10 @@ class ChatRateLimiter(BaseRateLimiter[Paced]):
                     raise
                 self.retried += 1
                 log.info("429 in one chat: it waits %.0f s, then the call goes again", wait)
+                continue
+            if new_message:
+                self._sent_now(chat, result)
+            return result
         raise AssertionError("unreachable")  # the last attempt returns or raises
 
 

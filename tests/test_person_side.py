@@ -97,6 +97,60 @@ async def test_exit_holds_answers_until_the_person_writes_again(harness: Harness
     assert not later.params.get("disable_notification")
 
 
+async def test_an_answer_waiting_for_its_turn_is_held_by_an_exit(harness: Harness) -> None:
+    """An answer already on its way (claimed, waiting for the person's chat's pace of about
+    one message a second) when the person leaves in a hurry: it does not reach the chat, it
+    waits with the rest until they write again. It used to go out after the exit."""
+    person = harness.person(1306)
+    code = await report(person, description="He hits me at home")
+    admin = harness.volunteer(ADMIN_ID, "Admin")
+    await harness.until(harness.outbox_empty)
+    await admin.press(admin.card(code), "Take")
+    before = len(harness.api.calls)
+    for n in range(6):  # the chat's burst, then one a second
+        await admin.write_in_staff_chat(f"answer {n}", reply_to=admin.card(code))
+    # The third has gone: the fourth waits about a second for the chat's pace.
+    await harness.api.wait_for(to_chat(person.user.id, "Helpline: answer 2"), after=before)
+    await person.tap("Exit and clear chat")
+    assert harness.api.messages[person.user.id] == {}
+    assert harness.app is not None
+
+    def answers_sent() -> set[str]:
+        return {
+            str(c.params["text"])
+            for c in harness.api.calls[before:]
+            if to_chat(person.user.id, "Helpline: answer")(c)
+        }
+
+    async def the_rest_wait() -> bool:  # (or one got through: the assertion below says so)
+        if harness.api.messages[person.user.id]:
+            return True
+        async with harness.app.services.sessions() as session:  # type: ignore[union-attr]
+            waiting = (
+                await session.scalars(
+                    select(OutboxMessage).where(
+                        OutboxMessage.kind == "to_person",
+                        OutboxMessage.status == "pending",
+                        OutboxMessage.lease_until.is_(None),
+                    )
+                )
+            ).all()
+        return len(waiting) + len(answers_sent()) == 6
+
+    await harness.until(the_rest_wait)
+    assert harness.api.messages[person.user.id] == {}, "an answer reached the chat after exit"
+    held = [
+        f"Helpline: answer {n}" for n in range(6) if f"Helpline: answer {n}" not in answers_sent()
+    ]
+    assert held, "all six went before the exit: the test proves nothing"
+    # They write again: what waited arrives, without a sound.
+    after = len(harness.api.calls)
+    await person.send("/start")
+    for text in held:
+        answer = await harness.api.wait_for(to_chat(person.user.id, text), after=after, timeout=15)
+        assert answer.params.get("disable_notification") is True
+
+
 async def test_exit_twice_tells_the_staff_once(harness: Harness) -> None:
     person = harness.person(1303)
     code = await report(person)

@@ -27,6 +27,7 @@ from bot.app import QorgauApplication, Services
 from bot.db import Handing, Statement, execute_all
 from bot.i18n import N_
 from bot.message_parts import CAPTION_LIMIT, TEXT_LIMIT, split_text, visible_length
+from bot.rate_limiter import ChatWentQuiet, ToPerson
 from bot.services.intake_form import writes_as_child
 from bot.services.notes import delivered_mark
 from bot.services.outbox import RECENT, TO_PERSON, Claimed, NothingDue, OutboxItem
@@ -345,7 +346,9 @@ class Sender:
     async def _after_failure(self, item: OutboxItem, error: Exception) -> None:
         """Try again later what may go later (a 429, a 5xx, no answer); a refusal (see
         telegram_http.permanent) never holds up the rest of the case."""
-        if isinstance(error, Undeliverable) or permanent(error):
+        if isinstance(error, ChatWentQuiet):  # held in the database from now on: it goes
+            await self._retry(item, "held", None)  # (quietly) once the person writes again
+        elif isinstance(error, Undeliverable) or permanent(error):
             await self._refused(item, error)
         elif isinstance(error, RetryAfter):
             after = timedelta(seconds=retry_after_seconds(error))
@@ -690,8 +693,9 @@ class Sender:
     @staticmethod
     def silent() -> dict[str, Any]:
         """Sending options for a message to the person: no sound if it waited while they
-        had left in a hurry."""
-        return {"disable_notification": True} if _quiet.get() else {}
+        had left in a hurry; not sent if they leave in a hurry while it waits its turn."""
+        options: dict[str, Any] = {"rate_limit_args": ToPerson()}
+        return {**options, "disable_notification": True} if _quiet.get() else options
 
     def _person_chat(self, case: Case) -> int:
         if case.reply_to is None or case.person is None:

@@ -18,6 +18,7 @@ async def remember_incoming(update: Update, context: QorgauContext) -> None:
     if message is None or user is None or message.chat.type != "private":
         return
     services = context.services
+    context.limiter.speaks_again(message.chat.id)
     pseudonym = services.identity.pseudonym(user.id)
     application = cast(QorgauApplication, context.application)
     application.write_with_update(

@@ -258,8 +258,14 @@ async def clear_chat(update: Update, context: QorgauContext) -> None:
     services = context.services
     chat, user, query = update.effective_chat, update.effective_user, update.callback_query
     assert chat is not None and user is not None
+    # First: what is on its way and waits its turn does not go out any more (the chat would
+    # not stay clear). Held in the database below.
+    context.limiter.went_quiet(chat.id)
     pseudonym = services.identity.pseudonym(user.id)
-    ids = set(await services.chat_log.deletable(pseudonym))
+    # With what the bot sent this last minute: its ids may not be kept yet.
+    ids = set(await services.chat_log.deletable(pseudonym)) | set(
+        context.limiter.sent_lately(chat.id)
+    )
     if query is not None:
         if query.message is not None:
             ids.add(query.message.message_id)
