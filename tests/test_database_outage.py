@@ -117,11 +117,18 @@ async def test_connections_the_server_ended_are_replaced_without_anyone_noticing
         await person.send("/start")
         assert person.text.startswith("If you or someone else is in danger now")
         connection = await asyncpg.connect(POSTGRES_ADMIN)
+        sessions = "FROM pg_stat_activity WHERE datname = $1"
         try:
             ended = await connection.fetchval(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
-                database,
+                f"SELECT count(pg_terminate_backend(pid)) {sessions}", database
             )
+
+            # pg_terminate_backend only signals them: wait until they are gone (while the
+            # bot is idle), not race the ending (a first use within that instant fails).
+            async def gone() -> bool:
+                return not await connection.fetchval(f"SELECT count(*) {sessions}", database)
+
+            await h.until(gone)
         finally:
             await connection.close()
         assert ended > 0
