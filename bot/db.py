@@ -204,7 +204,8 @@ async def run_statements(
     connection: AsyncConnection, statements: Sequence[Statement | Announced]
 ) -> list[Callable[[], None]]:
     """Run statements in the caller's transaction; returns what to call once it commits
-    (the `then` of each `Announced` one that changed rows)."""
+    (the `then` of each `Announced` one that changed rows, and of each `Handing` one with
+    its row's id)."""
     announce: list[Callable[[], None]] = []
     for statement in _merged(statements):
         if isinstance(statement, Handing):
