@@ -122,11 +122,13 @@ class ChatRateLimiter(BaseRateLimiter[Paced | ToPerson]):
     def _sent_now(self, chat: int | str | None, result: object) -> None:
         if not (isinstance(chat, int) and chat > 0 and isinstance(result, dict)):
             return
+        if "message_id" not in result:  # (not a message)
+            return
         now = time.monotonic()
         if len(self._sent) > 4096:  # forget chats with nothing sent lately
             self._sent = {c: s for c, s in self._sent.items() if now - s[-1][0] < SENT_LATELY}
         recent = [(at, m) for at, m in self._sent.get(chat, ()) if now - at < SENT_LATELY]
-        self._sent[chat] = [*recent, (now, int(result.get("message_id", 0)))]
+        self._sent[chat] = [*recent, (now, int(result["message_id"]))]
 
     def speaks_again(self, chat: int) -> None:
         self._quiet.pop(chat, None)
