@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from models import CaseMessage, ChatMessage, Person
+from models import CaseMessage, ChatMessage, HeldChat, Person
+from tests.botapi import Fault
 from tests.flows import REPORT, cases, report, tap_all
 from tests.harness import Harness
 
@@ -28,6 +29,24 @@ async def test_exit_deletes_every_message_of_the_chat_and_stays_silent(harness: 
     assert harness.app is not None
     async with harness.app.services.sessions() as session:
         assert (await session.scalars(select(ChatMessage))).all() == []
+
+
+async def test_exit_pressed_too_long_ago_for_telegram_still_clears(harness: Harness) -> None:
+    """A press that waited (a restart, a busy bot) is too old to be answered: Telegram refuses
+    the answer to the button. The chat is cleared and held all the same (it used to stop
+    there: nothing deleted, nothing held)."""
+    person = harness.person(404)
+    code = await report(person)
+    await harness.until(harness.outbox_empty)
+    too_old = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+    harness.api.faults["answerCallbackQuery"].append(Fault(400, too_old))
+    await person.tap("Exit and clear chat")
+    assert harness.api.messages[person.user.id] == {}, "something stayed in the chat"
+    assert harness.app is not None
+    async with harness.app.services.sessions() as session:
+        assert [h.person for h in (await session.scalars(select(HeldChat))).all()] != []
+    [case] = await cases(harness)
+    assert case.code == code
 
 
 async def test_exit_after_a_restart_still_deletes_older_messages(harness: Harness) -> None:

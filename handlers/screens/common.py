@@ -269,7 +269,10 @@ async def clear_chat(update: Update, context: QorgauContext) -> None:
     if query is not None:
         if query.message is not None:
             ids.add(query.message.message_id)
-        await query.answer()  # no text: nothing pops up on the screen
+        # No text: nothing pops up. A press that waited too long (a restart, a busy bot)
+        # cannot be answered any more: the chat is cleared and held all the same.
+        with contextlib.suppress(TelegramError):
+            await query.answer()
     if context.user_data is not None:
         context.user_data.clear()
     ordered = sorted(ids)
