@@ -33,7 +33,10 @@ GROUP = (20 / 60, 20)  # in one group or supergroup
 OVERALL = (30.0, 30)  # the bot as a whole
 MAX_RETRIES = 3  # a 429 is waited out and the call made again this many times
 LONGEST_WAIT = 60.0  # a longer retry_after is raised to the caller (the outbox keeps it)
-QUIET_FOR = 600.0  # how long a chat left in a hurry is remembered here (see went_quiet)
+# How long a chat left in a hurry is remembered here (see went_quiet): long enough for what
+# was claimed before the hold to come through here (within its 30 s lease), short enough
+# that another instance's "they wrote again" is not missed for long.
+QUIET_FOR = 30.0
 SENT_LATELY = 60.0  # how long a message sent to a person is remembered here (see sent_lately)
 # Calls that make a new message: these are what Telegram counts per chat.
 NEW_MESSAGE = ("send", "copy", "forward")
@@ -57,7 +60,13 @@ class ToPerson:
 
 
 class ChatWentQuiet(Exception):
-    """The person left in a hurry while this message waited its turn: not sent."""
+    """The person left in a hurry while this message waited its turn: not sent. `for_seconds`:
+    how much longer the limiter holds the chat's messages back (the outbox's hold, in the
+    database, goes on until they write again)."""
+
+    def __init__(self, for_seconds: float) -> None:
+        super().__init__("the person left in a hurry")
+        self.for_seconds = for_seconds
 
 
 class Pace:
@@ -109,9 +118,7 @@ class ChatRateLimiter(BaseRateLimiter[Paced | ToPerson]):
 
     def went_quiet(self, chat: int) -> None:
         now = time.monotonic()
-        # Only the messages claimed before the hold need this: they wait here seconds, not
-        # minutes. Older entries go (one instance may not hear that the person wrote again
-        # through another).
+        # Only the messages claimed before the hold need this (see QUIET_FOR).
         self._quiet = {c: at for c, at in self._quiet.items() if now - at < QUIET_FOR}
         self._quiet[chat] = now
 
@@ -133,9 +140,10 @@ class ChatRateLimiter(BaseRateLimiter[Paced | ToPerson]):
     def speaks_again(self, chat: int) -> None:
         self._quiet.pop(chat, None)
 
-    def _went_quiet(self, chat: int | str | None) -> bool:
+    def _quiet_for(self, chat: int | str | None) -> float:
+        """Seconds the chat is still held back here (0: not)."""
         at = self._quiet.get(chat) if chat is not None else None
-        return at is not None and time.monotonic() - at < QUIET_FOR
+        return 0.0 if at is None else max(0.0, QUIET_FOR - (time.monotonic() - at))
 
     async def initialize(self) -> None:
         return None
@@ -183,8 +191,8 @@ class ChatRateLimiter(BaseRateLimiter[Paced | ToPerson]):
         )
         for attempt in range(retries + 1):
             await self._wait_turn(chat, new_message, paced)
-            if isinstance(rate_limit_args, ToPerson) and self._went_quiet(chat):
-                raise ChatWentQuiet
+            if isinstance(rate_limit_args, ToPerson) and (quiet := self._quiet_for(chat)):
+                raise ChatWentQuiet(quiet)
             try:
                 result = await callback(*args, **kwargs)
             except RetryAfter as error:

@@ -558,7 +558,7 @@ class Outbox:
         """The statement (for the transaction of the person's new message) that ends the
         hold: what waited goes out without a sound. The hold goes first and only if there
         was one are the messages marked: one statement for the person who was not held."""
-        t = OutboxMessage
+        t, now = OutboxMessage, datetime.now(UTC)
         theirs = select(Case.id).where(Case.person == pseudonym)
         # Once it commits the sender looks at once (it would otherwise find them on its next
         # look, IDLE_POLL later).
@@ -566,9 +566,11 @@ class Outbox:
             delete(HeldChat).where(HeldChat.person == pseudonym),
             self.poke,
             and_run=(
+                # They waited for the person, not for a time: due now (one handed back by
+                # the rate limiter after the exit was due later).
                 update(t)
                 .where(t.status == "pending", t.kind.in_(TO_PERSON), t.case_id.in_(theirs))
-                .values(quiet=True),
+                .values(quiet=True, due_at=case((t.due_at > now, now), else_=t.due_at)),
             ),
         )
 

@@ -347,7 +347,9 @@ class Sender:
         """Try again later what may go later (a 429, a 5xx, no answer); a refusal (see
         telegram_http.permanent) never holds up the rest of the case."""
         if isinstance(error, ChatWentQuiet):  # held in the database from now on: it goes
-            await self._retry(item, "held", None)  # (quietly) once the person writes again
+            # (quietly) once the person writes again; not before the limiter lets it
+            after = timedelta(seconds=error.for_seconds)
+            await self._retry(item, "held", after)
         elif isinstance(error, Undeliverable) or permanent(error):
             await self._refused(item, error)
         elif isinstance(error, RetryAfter):
