@@ -223,6 +223,10 @@ async def test_answers_wait_until_the_person_writes_first(harness: Harness) -> N
     )
     assert answer.params.get("disable_notification") is True
 
+    async def none_pending() -> bool:  # its "sent" is written just after it went
+        return await pending_answers(harness) == 0
+
+    await harness.until(none_pending)  # (before the clock moves: it would hide it)
     # Past the period after their message, the next answer waits again.
     now = outbox.clock()
     outbox.clock = lambda: now + ANSWERS_AFTER_WRITING + timedelta(minutes=1)
