@@ -185,12 +185,10 @@ class ChatRateLimiter(BaseRateLimiter[Paced | ToPerson]):
     ) -> bool | JSONDict | list[JSONDict]:
         chat = _chat_of(data)
         new_message = endpoint.startswith(NEW_MESSAGE)
-        paced = isinstance(rate_limit_args, Paced)
-        retries = (
-            rate_limit_args.retries if isinstance(rate_limit_args, Paced) else self.max_retries
-        )
+        paced = rate_limit_args if isinstance(rate_limit_args, Paced) else None
+        retries = self.max_retries if paced is None else paced.retries
         for attempt in range(retries + 1):
-            await self._wait_turn(chat, new_message, paced)
+            await self._wait_turn(chat, new_message, paced is not None)
             if isinstance(rate_limit_args, ToPerson) and (quiet := self._quiet_for(chat)):
                 raise ChatWentQuiet(quiet)
             try:

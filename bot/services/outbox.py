@@ -78,14 +78,18 @@ _SENT = (
 )
 _ERASED = update(_OUTBOX).where(_ROW).values(payload="{}")
 _SENT_ERASED = _SENT.values(payload="{}")
+
+
+def _free(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
+    """Pending and not claimed by a live sender."""
+    c = _OUTBOX.c
+    return and_(c.status == "pending", or_(c.lease_until.is_(None), c.lease_until < now))
+
+
 # The claim's compare-and-set: a second sender (another instance) cannot take the row too.
 _CLAIM = (
     update(_OUTBOX)
-    .where(
-        _OUTBOX.c.id == bindparam("row", type_=Integer),
-        _OUTBOX.c.status == "pending",
-        or_(_OUTBOX.c.lease_until.is_(None), _OUTBOX.c.lease_until < _NOW),
-    )
+    .where(_ROW, _free(_NOW))
     .values(
         lease_until=bindparam("lease", type_=OutboxMessage.lease_until.type), sending_since=_NOW
     )
@@ -332,13 +336,6 @@ class Outbox:
         for listener in self._listeners:
             listener()
 
-    def _free(self, now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
-        """Pending and not claimed by a live sender."""
-        return and_(
-            OutboxMessage.status == "pending",
-            or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
-        )
-
     def _not_held(self) -> ColumnElement[bool]:
         """Not a message to a person who left in a hurry and has not written since (the
         one place that holds them: every message to a person leaves through the claim).
@@ -413,7 +410,7 @@ class Outbox:
         return (
             select(t, Case, StaffMember)
             .where(
-                self._free(now),
+                _free(now),
                 t.due_at <= now,
                 self._not_held(),
                 self._in_window(),

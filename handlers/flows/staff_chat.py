@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import cast
 from zoneinfo import ZoneInfo
 
 from babel.support import Translations
@@ -258,7 +257,6 @@ async def relay_to_person(update: Update, context: QorgauContext) -> None:
     if words is None:
         text = message.text or message.caption
         answer = StaffAnswer(message.message_id, media_of(message), text, file_of(message))
-    application = cast(QorgauApplication, context.application)
     try:
         found = await services.casework.staff_message(
             message.chat_id,
@@ -267,7 +265,7 @@ async def relay_to_person(update: Update, context: QorgauContext) -> None:
             user.id,
             user.first_name,
             answer,
-            application.update_end(update),
+            context.app.update_end(update),
         )
     except Refused as error:
         t = services.catalogues[services.settings.default_locale]
@@ -276,7 +274,7 @@ async def relay_to_person(update: Update, context: QorgauContext) -> None:
     if found is None:
         return  # not a staff chat, or talk among staff, not about a case
     if found.wrote_end:
-        application.update_ended(update)
+        context.app.update_ended(update)
     if found.role not in STAFF:
         await refuse(update, context, STAFF, "relay_to_person")
     elif found.answered is None:
