@@ -193,6 +193,23 @@ async def test_a_broadcast_skips_a_chat_left_in_a_hurry(harness: Harness) -> Non
     assert harness.api.messages[person.user.id] == {}
 
 
+async def test_a_broadcast_skips_a_subscriber_without_a_case_who_left_in_a_hurry(
+    harness: Harness,
+) -> None:
+    """Someone who only subscribed is held too (they used to get the next broadcast); the
+    hold ends when they write again."""
+    person = harness.person(1307)
+    await person.send("/start")
+    await person.send("/subscribe")
+    await person.tap("Exit and clear chat")
+    assert harness.api.messages[person.user.id] == {}
+    await broadcast(harness, "Know your rights: call 111.")
+    assert harness.api.messages[person.user.id] == {}, "a broadcast reached a cleared chat"
+    await person.send("/start")
+    await broadcast(harness, "Free legal advice on Fridays.")
+    assert person.text == "Free legal advice on Fridays."
+
+
 async def test_a_message_after_closing_is_offered_and_reopens_the_same_case(
     harness: Harness,
 ) -> None:

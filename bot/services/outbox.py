@@ -34,7 +34,7 @@ from sqlalchemy.orm import QueryableAttribute, Session, aliased
 from sqlalchemy.sql.elements import BindParameter
 
 from bot.db import Announced, Bound, Statement, affected, run_one, run_statements
-from models import Case, HeldChat, OutboxMessage, StaffMember
+from models import Case, HeldChat, OutboxMessage, Person, StaffMember
 
 # Kinds of message that go to the person (the rest go to staff). A case's messages arrive in
 # order in each direction; one direction never waits for the other.
@@ -533,13 +533,17 @@ class Outbox:
             )
 
     async def hold(self, pseudonym: str) -> list[int]:
-        """The person left in a hurry: their messages wait until they write again. Only
-        someone with cases is remembered (nothing else goes to a person through the
-        outbox). Returns the open cases whose staff are to be told: none if the chat was
-        held already (one notice until the person writes again)."""
+        """The person left in a hurry: their messages wait until they write again, and
+        broadcasts skip them. Only someone with cases or a subscription is remembered:
+        nothing else goes to a person's chat unasked. Returns the open cases whose staff are
+        to be told: none if the chat was held already (one notice until they write again)."""
         async with self._sessions.begin() as session:
             ids = list(await session.scalars(select(Case.id).where(Case.person == pseudonym)))
-            if not ids or await session.get(HeldChat, pseudonym) is not None:
+            if not ids and not await session.scalar(
+                select(Person.subscribed).where(Person.pseudonym == pseudonym)
+            ):
+                return []
+            if await session.get(HeldChat, pseudonym) is not None:
                 return []
             session.add(HeldChat(person=pseudonym, since=datetime.now(UTC)))
             open_ids = list(
