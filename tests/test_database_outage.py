@@ -9,7 +9,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy import func, select
 
+from models import ChatMessage
 from tests.botapi import BotApi
 from tests.conftest import POSTGRES_ADMIN, database_for, make_settings
 from tests.flows import report
@@ -82,6 +84,29 @@ async def test_the_error_screen_speaks_the_chosen_language_and_gives_the_numbers
         await person.send("/start")
         assert person.text.startswith("Кешіріңіз, бізде ақау болды.")
         assert "☎ 112" in person.text and "☎ 103" in person.text
+
+
+async def test_exit_while_the_database_is_away_clears_what_it_can_and_stays_silent(
+    botapi: BotApi, postgres_url: str
+) -> None:
+    """No apology goes into the chat the person asked to clear (it used to). What the bot
+    sent lately goes at once; the rest, and the hold, once the database is back."""
+    async with bot_on(botapi, postgres_url) as (h, database):
+        person = h.person(1403)
+        await person.send("/start")
+        await person.tap("Emergency numbers")
+        await set_reachable(database, False)
+        await person.tap("Exit and clear chat")
+        assert person.bot_messages() == [], "the bot wrote into a chat being cleared"
+        await set_reachable(database, True)
+
+        async def cleared() -> bool:
+            return botapi.messages[person.user.id] == {}
+
+        await h.until(cleared, timeout=60)  # the press came again: the person's /start too
+        assert h.app is not None
+        async with h.app.services.sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(ChatMessage)) == 0
 
 
 async def test_a_volunteers_answer_while_the_database_is_away_is_not_lost(

@@ -12,7 +12,7 @@ from telegram.error import TelegramError
 
 from bot.app import QorgauContext, database_away
 from bot.i18n import pick_locale
-from handlers.screens.common import Viewer
+from handlers.screens.common import Viewer, clear_without_database, is_exit_press
 from handlers.screens.outage import not_sent_yet, sorry_text
 
 log = logging.getLogger("qorgau.errors")
@@ -35,6 +35,9 @@ async def on_error(update: object, context: QorgauContext) -> None:
             "handler failed with %s on update %s\n%s", type(error).__name__, update_id, frames
         )
     if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    if is_exit_press(update):
+        await clear_without_database(update, context)  # they asked for silence: no apology
         return
     if isinstance(error, TelegramError):
         return  # Telegram itself failed: sending more would fail the same way

@@ -256,16 +256,41 @@ async def reply(update: Update, text: str, *, html: bool = False) -> None:
 async def clear_chat(update: Update, context: QorgauContext) -> None:
     """ "Exit and clear chat": delete what Telegram still allows, then stay silent."""
     services = context.services
-    chat, user, query = update.effective_chat, update.effective_user, update.callback_query
+    chat, user = update.effective_chat, update.effective_user
     assert chat is not None and user is not None
-    # First: what is on its way and waits its turn does not go out any more (the chat would
-    # not stay clear). Held in the database below.
-    context.limiter.went_quiet(chat.id)
+    known = await _going_quiet(update, context)
     pseudonym = services.identity.pseudonym(user.id)
-    # With what the bot sent this last minute: its ids may not be kept yet.
-    ids = set(await services.chat_log.deletable(pseudonym)) | set(
-        context.limiter.sent_lately(chat.id)
-    )
+    ids = known | set(await services.chat_log.deletable(pseudonym))
+    if context.user_data is not None:
+        context.user_data.clear()
+    await _delete(context, chat.id, ids)
+    await services.chat_log.forget(pseudonym)
+    # Nothing more goes to this chat until the person writes again (the staff are told).
+    await services.outbox.hold(pseudonym)
+
+
+def is_exit_press(update: Update) -> bool:
+    query = update.callback_query
+    return query is not None and query.data == callbacks.EXIT
+
+
+async def clear_without_database(update: Update, context: QorgauContext) -> None:
+    """The exit failed (the database is away): no apology goes into the chat. What the bot
+    sent this last minute is deleted now; the rest, and the hold, when the press comes again
+    (an update that failed for the database is not confirmed)."""
+    assert update.effective_chat is not None
+    await _delete(context, update.effective_chat.id, await _going_quiet(update, context))
+
+
+async def _going_quiet(update: Update, context: QorgauContext) -> set[int]:
+    """The part of the exit that needs no database: nothing on its way to the chat goes out
+    any more (held in the database by `hold`), the press is answered, and the ids the bot
+    knows without the database are returned (what it sent this last minute, whose ids may
+    not be kept yet, and the pressed message)."""
+    chat, query = update.effective_chat, update.callback_query
+    assert chat is not None
+    context.limiter.went_quiet(chat.id)
+    ids = set(context.limiter.sent_lately(chat.id))
     if query is not None:
         if query.message is not None:
             ids.add(query.message.message_id)
@@ -273,15 +298,14 @@ async def clear_chat(update: Update, context: QorgauContext) -> None:
         # cannot be answered any more: the chat is cleared and held all the same.
         with contextlib.suppress(TelegramError):
             await query.answer()
-    if context.user_data is not None:
-        context.user_data.clear()
+    return ids
+
+
+async def _delete(context: QorgauContext, chat_id: int, ids: set[int]) -> None:
     ordered = sorted(ids)
     for chunk in (ordered[i : i + DELETE_BATCH] for i in range(0, len(ordered), DELETE_BATCH)):
         try:
-            await context.bot.delete_messages(chat.id, chunk)
+            await context.bot.delete_messages(chat_id, chunk)
         except TelegramError as error:
             # Older than 48 hours or already gone: Telegram refuses; nothing else to do.
             log.info("delete_messages refused (%s) for %s ids", type(error).__name__, len(chunk))
-    await services.chat_log.forget(pseudonym)
-    # Nothing more goes to this chat until the person writes again (the staff are told).
-    await services.outbox.hold(pseudonym)
