@@ -77,12 +77,18 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
         files = request_data.multipart_data if request_data else None
-        fields = request_data.json_parameters if request_data else {}
-        body: aiohttp.FormData | dict[str, str] = fields
+        body: aiohttp.FormData | bytes
+        headers: dict[str, str] = {}
         if files:
-            body = aiohttp.FormData(fields)
+            body = aiohttp.FormData(request_data.json_parameters if request_data else {})
             for name, (filename, content, mime) in files.items():
                 body.add_field(name, content, filename=filename, content_type=mime)
+        else:
+            # Encoded here: given a dict, aiohttp builds a FormData and a multipart writer
+            # (with a random boundary) for each call before it finds it is url-encoded
+            # (22 µs a call against 8, measured with timeit).
+            body = request_data.url_encoded_parameters().encode() if request_data else b""
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
         read = chosen(read_timeout, READ_TIMEOUT)
         write = chosen(write_timeout, MEDIA_WRITE_TIMEOUT if files else WRITE_TIMEOUT)
         connect = chosen(connect_timeout, CONNECT_TIMEOUT)
@@ -94,7 +100,9 @@ class AiohttpRequest(BaseRequest):
         )
         # The class name only in errors: an aiohttp message can quote the URL (the token).
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as response:
+            async with self._session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as response:
                 return response.status, await response.read()
         except TimeoutError as error:
             raise TimedOut from error
