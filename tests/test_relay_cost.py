@@ -31,9 +31,11 @@ MESSAGES = 6
 # there is none; the two message ids of the person's chat go in one. An answer reads its
 # link, case, volunteer and the rows ahead in one (were three or four), the first answer's
 # time is written once, and the "delivered" mark is handed to the sender as it is written
-# (no claim of its own: two fewer).
-PERSON_TO_STAFF_STATEMENTS = 11
-STAFF_TO_PERSON_STATEMENTS = 12
+# (no claim of its own: two fewer). Then 11 and 12 (for the first answer; 11 after it). A
+# sender that found nothing due at its last look, and was told of nothing new since, marks
+# a row sent without looking again (two fewer each way).
+PERSON_TO_STAFF_STATEMENTS = 9
+STAFF_TO_PERSON_STATEMENTS = 9  # and the first answer's time, once
 
 
 @dataclass
@@ -41,14 +43,14 @@ class Cost:
     transactions: list[str] = field(default_factory=list)
     statements: list[str] = field(default_factory=list)
 
-    def within(self, transactions: int, statements: int) -> None:
+    def within(self, transactions: int, statements: int, once: int = 0) -> None:
         """At most this many per message, over MESSAGES of them, give or take one stray
         transaction and its two statements: once, in CI on a loaded machine, there was one
         more in six messages (not pinned down; likeliest, a second worker of the sender,
         woken for a row the first one took, looking and finding nothing). One more per
         message is still caught."""
         assert len(self.transactions) <= transactions * MESSAGES + 1, self.transactions
-        assert len(self.statements) <= statements * MESSAGES + 2, self.statements
+        assert len(self.statements) <= statements * MESSAGES + once + 2, self.statements
 
 
 def _task() -> str:
@@ -119,4 +121,4 @@ async def test_a_relayed_message_costs_few_transactions_each_way(harness: Harnes
     # Which case and who wrote, the answer queued (claimed for the idle sender) and the
     # update's end; "sent", with the volunteer's "delivered" mark added and handed to the
     # sender; the mark's "sent". Was 15, then 4 (the update's end had one of its own).
-    cost.within(3, STAFF_TO_PERSON_STATEMENTS)
+    cost.within(3, STAFF_TO_PERSON_STATEMENTS, once=1)

@@ -159,6 +159,7 @@ class Sender:
         self.recent: deque[int] = deque(maxlen=RECENT)  # served last: others go first
         self.handed: deque[OutboxItem] = deque()  # claimed for us as they were added
         self._no_backlog = False  # the last claim found nothing due
+        self._next_due: datetime | None = None  # and when the next row falls due then
 
     @property
     def staff_t(self) -> Any:
@@ -211,6 +212,13 @@ class Sender:
                     # handed over.
                     self._no_backlog = False
                 item = self.handed.popleft()
+            elif finished and self._nothing_new():
+                # The last look found nothing due and nothing was added since: the "sent"
+                # alone, without looking again (two statements fewer per relayed message).
+                await self._write(finished)
+                finished = []
+                await self._rest(first=first)
+                continue
             else:
                 claimed = await self._claimed(finished, first=first)
                 finished = []
@@ -221,6 +229,8 @@ class Sender:
                 self.recent.append(item.case_id)
             try:
                 finished = await self.deliver(item)
+                if not finished:  # not sent: it is due again later, or a notice was added
+                    self._no_backlog = False
                 if any(isinstance(statement, Handing) for statement in finished):
                     # It hands a row to us (a "delivered" mark): written now, no claim.
                     await self._write(finished)
@@ -246,9 +256,22 @@ class Sender:
             if claimed.more:
                 self._wake_a_helper()  # there is more: one more worker looks
             return claimed
-        if not self.handed:
-            await (self._sleep(claimed.next_due) if first else self._wait_for_work())
+        self._next_due = claimed.next_due
+        await self._rest(first=first)
         return None
+
+    def _nothing_new(self) -> bool:
+        """Whether a look now would find nothing: the last one found nothing due, no row
+        was added since (Outbox.watch wakes the sender for each), and nothing it knew of
+        has fallen due (a row a worker failed to send is due again: it looks then)."""
+        due = self._next_due
+        return self._no_backlog and (due is None or due > datetime.now(UTC))
+
+    async def _rest(self, *, first: bool) -> None:
+        """Nothing to do: the first worker waits for work or for the next row to fall due,
+        the others for the first to find work."""
+        if not self.handed:
+            await (self._sleep(self._next_due) if first else self._wait_for_work())
 
     async def _write(self, finished: list[Statement]) -> None:
         """A row's "sent" on its own (see `_uncut`). Lost (the database is away), the row's
