@@ -548,19 +548,17 @@ class Outbox:
         nothing else goes to a person's chat unasked. Returns the open cases whose staff are
         to be told: none if the chat was held already (one notice until they write again)."""
         async with self._sessions.begin() as session:
-            ids = list(await session.scalars(select(Case.id).where(Case.person == pseudonym)))
-            if not ids and not await session.scalar(
+            cases = (
+                await session.execute(select(Case.id, Case.status).where(Case.person == pseudonym))
+            ).all()
+            if not cases and not await session.scalar(
                 select(Person.subscribed).where(Person.pseudonym == pseudonym)
             ):
                 return []
             if await session.get(HeldChat, pseudonym) is not None:
                 return []
             session.add(HeldChat(person=pseudonym, since=datetime.now(UTC)))
-            open_ids = list(
-                await session.scalars(
-                    select(Case.id).where(Case.person == pseudonym, Case.status == "open")
-                )
-            )
+            open_ids = [case_id for case_id, status in cases if status == "open"]
             for case_id in open_ids:
                 enqueue(session, "staff_notice", case_id, notice="left")
         return open_ids

@@ -5,8 +5,6 @@ answers only after they write first gets them now."""
 
 from __future__ import annotations
 
-from typing import cast
-
 from telegram import Update
 from telegram.ext import TypeHandler
 
@@ -20,8 +18,7 @@ async def remember_incoming(update: Update, context: QorgauContext) -> None:
     services = context.services
     context.limiter.speaks_again(message.chat.id)
     pseudonym = services.identity.pseudonym(user.id)
-    application = cast(QorgauApplication, context.application)
-    application.write_with_update(
+    context.app.write_with_update(
         services.outbox.released(pseudonym),
         services.outbox.wrote(pseudonym),  # answers waiting for them to write first may go
         # Last: the id of the bot's answer, kept next, goes in the same statement.
