@@ -97,13 +97,38 @@ _CLAIM = (
 )
 
 
-def _one_of(column: QueryableAttribute[str], kinds: frozenset[str]) -> ColumnElement[bool]:
+def _one_of(
+    column: QueryableAttribute[str] | ColumnElement[str], kinds: frozenset[str]
+) -> ColumnElement[bool]:
     """`column IN ('a', 'b')`, written into the SQL when it is compiled. `in_` with values
     makes an expanding parameter, rendered again at each execution: about 5 % of the CPU of
     a relayed answer in a profile, since the claim and the follow-up's read have several.
     The kinds are this module's own names, never input (checked: no quoting is needed)."""
     assert all(kind.isidentifier() for kind in kinds)
     return column.in_([literal_column(f"'{kind}'") for kind in sorted(kinds)])
+
+
+# Built once (see Bound): every message a person writes runs the first two (their new
+# message ends a hold and opens answers that waited for it); the third only after a hold.
+_CASES, _HELD = cast(Table, Case.__table__), cast(Table, HeldChat.__table__)
+_PERSON = bindparam("who", type_=Case.person.type)  # ("person" is a column's name)
+_RELEASE = delete(_HELD).where(_HELD.c.person == _PERSON)
+_WROTE = (
+    update(_CASES)
+    .where(_CASES.c.person == _PERSON, _CASES.c.answer_after_writing.is_(True))
+    .values(person_wrote_at=bindparam("at", type_=Case.person_wrote_at.type))
+)
+# What waited for the person, not for a time: due now (one handed back by the rate limiter
+# after the exit was due later).
+_RELEASED_DUE = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.status == "pending",
+        _one_of(_OUTBOX.c.kind, TO_PERSON),
+        _OUTBOX.c.case_id.in_(select(_CASES.c.id).where(_CASES.c.person == _PERSON)),
+    )
+    .values(quiet=True, due_at=case((_OUTBOX.c.due_at > _NOW, _NOW), else_=_OUTBOX.c.due_at))
+)
 
 
 def _waits_before(
@@ -392,12 +417,7 @@ class Outbox:
         answers of the person's cases that wait for them to write first, for
         ANSWERS_AFTER_WRITING. Only those cases are written to; if there were any, the
         sender looks at once when it commits."""
-        return Announced(
-            update(Case)
-            .where(Case.person == pseudonym, Case.answer_after_writing.is_(True))
-            .values(person_wrote_at=self.clock()),
-            self.poke,
-        )
+        return Announced(Bound(_WROTE, {"who": pseudonym, "at": self.clock()}), self.poke)
 
     async def claim_next(self, recent: Sequence[int] = ()) -> OutboxItem | None:
         """Claim a due row (see `claim`); None when nothing is due."""
@@ -567,20 +587,11 @@ class Outbox:
         """The statement (for the transaction of the person's new message) that ends the
         hold: what waited goes out without a sound. The hold goes first and only if there
         was one are the messages marked: one statement for the person who was not held."""
-        t, now = OutboxMessage, datetime.now(UTC)
-        theirs = select(Case.id).where(Case.person == pseudonym)
         # Once it commits the sender looks at once (it would otherwise find them on its next
         # look, IDLE_POLL later).
+        params = {"who": pseudonym, "now": datetime.now(UTC)}
         return Announced(
-            delete(HeldChat).where(HeldChat.person == pseudonym),
-            self.poke,
-            and_run=(
-                # They waited for the person, not for a time: due now (one handed back by
-                # the rate limiter after the exit was due later).
-                update(t)
-                .where(t.status == "pending", _one_of(t.kind, TO_PERSON), t.case_id.in_(theirs))
-                .values(quiet=True, due_at=case((t.due_at > now, now), else_=t.due_at)),
-            ),
+            Bound(_RELEASE, params), self.poke, and_run=(Bound(_RELEASED_DUE, params),)
         )
 
     async def due_now(self) -> int:
