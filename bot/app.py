@@ -53,6 +53,9 @@ LEASE_POLL_SECONDS = 0.02
 WORKERS_STOP_SECONDS = 15
 # Set while this task handles an update (its writes can go with the update's transaction).
 _HANDLING: ContextVar[bool] = ContextVar("handling", default=False)
+# The statements of the update being handled that end a wait on the person's writing (see
+# `end_waits_with_update`): withdrawn when its handler read that nothing waits.
+_WAIT_ENDS: ContextVar[list[Statement | Announced] | None] = ContextVar("wait_ends", default=None)
 
 
 @dataclass
@@ -198,7 +201,7 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
 
     async def process_update(self, update: object) -> None:
         self.in_flight += 1
-        handling = _HANDLING.set(True)
+        handling, wait_ends = _HANDLING.set(True), _WAIT_ENDS.set([])
         try:
             if await self._begin(update):
                 await super().process_update(update)
@@ -212,6 +215,7 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
                 self.updates_skipped += 1
         finally:
             _HANDLING.reset(handling)
+            _WAIT_ENDS.reset(wait_ends)
             self.in_flight -= 1
             if isinstance(update, Update):
                 self.last_update_id = max(self.last_update_id, update.update_id)
@@ -337,6 +341,26 @@ class QorgauApplication(Application[Any, Any, Any, Any, Any, Any]):
         one of their own; a crash before it replays the update)."""
         assert isinstance(self.persistence, DatabasePersistence)
         self.persistence.add(*statements)
+
+    def end_waits_with_update(self, *statements: Statement | Announced) -> None:
+        """`write_with_update` for the statements that end what waits for the person to
+        write (a hold, answers held until they write): every message of theirs runs them,
+        unless its handler read that nothing waits (`nothing_waits`)."""
+        self.write_with_update(*statements)
+        ends = _WAIT_ENDS.get()
+        if ends is not None:
+            ends.extend(statements)
+
+    def nothing_waits(self) -> None:
+        """The handler read, in its own transaction, that nothing waits for this person to
+        write: what `end_waits_with_update` queued is not written (two statements fewer).
+        Safe: a person's updates are handled one at a time, so nothing can start waiting in
+        between. Written already with another chat's update: nothing to take back."""
+        ends = _WAIT_ENDS.get()
+        if ends:
+            assert isinstance(self.persistence, DatabasePersistence)
+            self.persistence.withdraw(*ends)
+            ends.clear()
 
     def write_with_update_if_any(self, *statements: Statement) -> bool:
         """`write_with_update` when an update is being handled here (False otherwise: a

@@ -63,6 +63,11 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
         """Write these with the next commit."""
         self._pending.extend(statements)
 
+    def withdraw(self, *statements: Statement | Announced) -> None:
+        """Not to be written after all, if not written yet (these very objects: another
+        update may have queued equal ones)."""
+        self._pending = [p for p in self._pending if all(p is not s for s in statements)]
+
     async def commit(self, *extra: Statement | Announced) -> None:
         """Write what PTB handed over since the last commit, and `extra`, in one transaction:
         the hottest path there is (after every update)."""

@@ -97,10 +97,15 @@ async def test_exit_holds_answers_until_the_person_writes_again(harness: Harness
     assert not later.params.get("disable_notification")
 
 
-async def test_an_answer_waiting_for_its_turn_is_held_by_an_exit(harness: Harness) -> None:
+@pytest.mark.parametrize("again", ["/start", "I am safe now"])
+async def test_an_answer_waiting_for_its_turn_is_held_by_an_exit(
+    harness: Harness, again: str
+) -> None:
     """An answer already on its way (claimed, waiting for the person's chat's pace of about
     one message a second) when the person leaves in a hurry: it does not reach the chat, it
-    waits with the rest until they write again. It used to go out after the exit."""
+    waits with the rest until they write again. It used to go out after the exit. Writing
+    again: a command, or a message to their request (that one reads whether anything waits
+    for them, and ends the hold only if so)."""
     person = harness.person(1306)
     code = await report(person, description="He hits me at home")
     admin = harness.volunteer(ADMIN_ID, "Admin")
@@ -145,7 +150,7 @@ async def test_an_answer_waiting_for_its_turn_is_held_by_an_exit(harness: Harnes
     assert held, "all six went before the exit: the test proves nothing"
     # They write again: what waited arrives, without a sound.
     after = len(harness.api.calls)
-    await person.send("/start")
+    await person.send(again)
     for text in held:
         answer = await harness.api.wait_for(to_chat(person.user.id, text), after=after, timeout=15)
         assert answer.params.get("disable_notification") is True

@@ -33,8 +33,10 @@ MESSAGES = 6
 # time is written once, and the "delivered" mark is handed to the sender as it is written
 # (no claim of its own: two fewer). Then 11 and 12 (for the first answer; 11 after it). A
 # sender that found nothing due at its last look, and was told of nothing new since, marks
-# a row sent without looking again (two fewer each way).
-PERSON_TO_STAFF_STATEMENTS = 9
+# a row sent without looking again (two fewer each way). Then 9 and 9: a follow-up reads
+# whether anything waits for the person to write (a hold, answers held until they write),
+# and when nothing does, its update does not end a wait (two fewer).
+PERSON_TO_STAFF_STATEMENTS = 7
 STAFF_TO_PERSON_STATEMENTS = 9  # and the first answer's time, once
 
 

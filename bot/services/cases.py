@@ -6,23 +6,27 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    Table,
     bindparam,
     exists,
     func,
+    insert,
+    or_,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.orm import QueryableAttribute, aliased
 from sqlalchemy.sql.elements import BindParameter
 
+from bot.db import Bound, run_one
 from bot.services.errors import TooManyCases
 from bot.services.identity import Identity
 from bot.services.intake_form import writes_as_child
@@ -32,7 +36,7 @@ from bot.services.scrub import scrub
 from bot.services.staff import PERSON_OR_BOT, audit
 from bot.services.stats import forget_day
 from bot.services.urgency import Facts, urgent_because
-from models import Case, CaseMessage, OutboxMessage, StaffMember
+from models import Case, CaseMessage, HeldChat, OutboxMessage, StaffMember
 from models.enums import AuditAction, ClosedBy
 
 # Bump when the consent text changes; the version is stored with every case (safety rule 5).
@@ -44,10 +48,19 @@ DESCRIPTION_LIMIT = 2000
 FOLLOW_UP_BACKLOG = 20
 
 
+# A person's message kept in their case: built once, on the table, run with a list (no
+# RETURNING of its id). The ORM's flush of one row cost more CPU than the INSERT itself.
+_KEEP_MESSAGE = insert(cast(Table, CaseMessage.__table__))
+
+
 @dataclass(frozen=True)
 class FollowUp:
     code: str
     added: bool  # False: too many still waiting; this one was not kept
+    # Whether something waits for the person to write (a hold after "Exit and clear chat",
+    # answers they asked for only after writing first): read with the case, so that the
+    # update need not end a wait that is not there (two statements fewer a follow-up).
+    waits: bool = True
 
 
 # No 0/O, 1/I: the code is read aloud and typed by hand.
@@ -385,15 +398,15 @@ class Cases:
             return  # the same message again (an update replayed after a crash)
         # Whole (Telegram already keeps a message under 4,096 characters): never cut.
         text = scrub(text) if text else None
-        session.add(
-            CaseMessage(
-                case_id=case_id,
-                direction="in",
-                media=media,
-                text=text,
-                source_message_id=source_message_id,
-            )
-        )
+        kept = {
+            "case_id": case_id,
+            "direction": "in",
+            "media": media,
+            "text": text,
+            "source_message_id": source_message_id,
+            "created_at": datetime.now(UTC),
+        }
+        await run_one(session, Bound(_KEEP_MESSAGE, [kept]))  # (see _KEEP_MESSAGE)
         # The chat is needed to copy a file to staff (not a text); it stays encrypted and
         # leaves the row once it is sent, or when the person asks to be forgotten.
         chat = {} if media == "text" else {"from_chat": self._identity.encrypt(chat_id)}
@@ -409,11 +422,16 @@ class Cases:
         many wait for staff, whether this message was kept already, whether anything is
         ahead of it, who has the case (one statement, not five: every follow-up runs it).
         Built once, with parameters (see Bound)."""
-        t = OutboxMessage
+        t, person = OutboxMessage, bindparam("person", type_=Case.person.type)
         waiting = (
             select(func.count())
             .where(t.case_id == Case.id, t.status == "pending", t.kind == "to_staff")
             .scalar_subquery()
+        )
+        theirs = aliased(Case)  # any of the person's cases, not the one read
+        person_waits = or_(
+            exists().where(HeldChat.person == person),
+            exists().where(theirs.person == person, theirs.answer_after_writing.is_(True)),
         )
         return (
             select(
@@ -422,11 +440,10 @@ class Cases:
                 waiting,
                 _seen(bindparam("message", type_=Integer)),
                 self._outbox.waits_before("to_staff"),
+                person_waits,
             )
             .outerjoin(StaffMember, StaffMember.telegram_id == Case.taken_by)
-            .where(
-                Case.person == bindparam("person", type_=Case.person.type), Case.status == "open"
-            )
+            .where(Case.person == person, Case.status == "open")
             .order_by(Case.created_at.desc(), Case.id.desc())
             .limit(1)
         )
@@ -448,7 +465,7 @@ class Cases:
             row = (await session.execute(self._follow_up_once, params)).first()
             if row is None:
                 return None
-            case, taker, count, seen, ahead = row
+            case, taker, count, seen, ahead, waits = row
             if count >= FOLLOW_UP_BACKLOG:
                 return FollowUp(case.code, added=False)
             read = ReadWithCase(waiting=bool(ahead), taker=taker, seen=bool(seen))
@@ -463,7 +480,7 @@ class Cases:
                 follow_up=(case, read),
             )
             code: str = case.code
-        return FollowUp(code, added=True)
+        return FollowUp(code, added=True, waits=bool(waits))
 
 
 def _seen(

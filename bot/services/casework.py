@@ -28,7 +28,7 @@ from bot.services.errors import (
     TooManyOpen,
 )
 from bot.services.outbox import Outbox, ReadWithCase, enqueue
-from bot.services.staff import Staff, audit
+from bot.services.staff import Staff, audit, audited
 from bot.services.stats import forget_day
 from models import Case, CaseNote, RelayLink, StaffMember
 from models.enums import (
@@ -508,7 +508,7 @@ class Casework:
             "mark": True,  # once delivered, the volunteer's message is marked so
         }
         await self._outbox.add(session, OutboxKind.TO_PERSON, case, answer_row, target.read)
-        audit(session, staff_id, AuditAction.REPLY, case.id, answer.media)
+        await run_one(session, audited(staff_id, AuditAction.REPLY, case.id, answer.media))
         return case
 
     def linked(self, chat_id: int, message_id: int, case_id: int) -> Bound:

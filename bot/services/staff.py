@@ -6,11 +6,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import Table, delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import affected
+from bot.db import Bound, affected
 from models import ROLES, AuditEntry, Invite, RoutingRule, StaffMember
 from models.enums import AuditAction, CaseKind, Role
 
@@ -58,6 +59,25 @@ def audit(
 ) -> None:
     """Record a staff action inside the caller's transaction."""
     session.add(AuditEntry(staff_id=staff_id, action=action, case_id=case_id, detail=detail))
+
+
+# `audit` as a statement built once, on the table, run with a list (no RETURNING of its id):
+# every answer runs it, and the ORM's flush of one row cost more CPU than the INSERT.
+_AUDIT = insert(cast(Table, AuditEntry.__table__))
+
+
+def audited(
+    staff_id: int, action: str, case_id: int | None = None, detail: str | None = None
+) -> Bound:
+    """The statement that records a staff action (run it in the caller's transaction)."""
+    entry = {
+        "at": datetime.now(UTC),
+        "staff_id": staff_id,
+        "action": action,
+        "case_id": case_id,
+        "detail": detail,
+    }
+    return Bound(_AUDIT, [entry])
 
 
 class Staff:

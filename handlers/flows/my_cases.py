@@ -148,7 +148,10 @@ async def follow_up(update: Update, context: QorgauContext) -> None:
             "first, and your message starts the description of your request."
         )
         await show(update, context, v, text, main_menu(v))
-    elif answer_now(context, message.chat_id, follow_up):  # one answer for a burst
+        return
+    if not follow_up.waits:
+        context.app.nothing_waits()
+    if answer_now(context, message.chat_id, follow_up):  # one answer for a burst
         text = follow_up_note(v, message.chat_id, follow_up)
         await show(update, context, v, text, keyboard(v))
 

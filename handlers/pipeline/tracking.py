@@ -18,12 +18,12 @@ async def remember_incoming(update: Update, context: QorgauContext) -> None:
     services = context.services
     context.limiter.speaks_again(message.chat.id)
     pseudonym = services.identity.pseudonym(user.id)
-    context.app.write_with_update(
+    context.app.end_waits_with_update(
         services.outbox.released(pseudonym),
         services.outbox.wrote(pseudonym),  # answers waiting for them to write first may go
-        # Last: the id of the bot's answer, kept next, goes in the same statement.
-        services.chat_log.remembered(pseudonym, [message.message_id]),
     )
+    # Last: the id of the bot's answer, kept next, goes in the same statement.
+    context.app.write_with_update(services.chat_log.remembered(pseudonym, [message.message_id]))
 
 
 def register(application: QorgauApplication) -> None:
