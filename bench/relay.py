@@ -149,24 +149,25 @@ async def idle(pid: int, database: str, seconds: float = 30.0) -> tuple[float, f
     return cpu_ms, (await commits(database) - xacts) / (seconds + STATS_FLUSH)
 
 
-async def phase(
-    pid: int, database: str, api: BotApi, run: Coroutine[Any, Any, list[float]]
-) -> tuple[float, float, list[float]]:
-    """(CPU ms, transactions, latencies) per relayed message of one direction. The CPU is
-    counted while the messages go (the bot's idle work then included), not during the
-    waits for PostgreSQL's counts; the transactions, over both (about 0.03 a second idle)."""
+Row = tuple[float, float, list[float], float]
+
+
+async def phase(pid: int, database: str, api: BotApi, run: Coroutine[Any, Any, list[float]]) -> Row:
+    """(CPU ms, transactions, latencies, seconds) per relayed message of one direction. The
+    CPU is counted while the messages go (the bot's idle work then included: the seconds
+    say how much of it), not during the waits for PostgreSQL's counts; the transactions,
+    over both (about 0.03 a second idle)."""
     xacts = await commits(database)
-    cpu = cpu_seconds(pid)
+    cpu, started = cpu_seconds(pid), time.monotonic()
     latencies = await run
     await quiet(api)
     cpu_ms = 1000 * (cpu_seconds(pid) - cpu) / len(latencies)
-    return cpu_ms, (await commits(database) - xacts) / len(latencies), latencies
+    seconds = (time.monotonic() - started) / len(latencies)
+    return cpu_ms, (await commits(database) - xacts) / len(latencies), latencies, seconds
 
 
-async def measure_qorgau(
-    api: BotApi, people: int, count: int, rounds: int
-) -> dict[str, tuple[float, float, list[float]]]:
-    results: dict[str, tuple[float, float, list[float]]] = {}
+async def measure_qorgau(api: BotApi, people: int, count: int, rounds: int) -> dict[str, Row]:
+    results: dict[str, Row] = {}
     with tempfile.TemporaryDirectory() as tmp:
         async for url in database_for("postgresql", Path(tmp)):
             database = url.rsplit("/", 1)[1]
@@ -184,7 +185,7 @@ async def measure_qorgau(
             try:
                 ids = [6_000_000 + n for n in range(people)]
                 staff = await staff_ready(api, ids, count)
-                results["idle, per second"] = (*await idle(process.pid, database), [])
+                results["idle, per second"] = (*await idle(process.pid, database), [], 1.0)
                 results["person -> staff"] = await phase(
                     process.pid, database, api, to_staff(api, ids, count)
                 )
@@ -241,22 +242,30 @@ async def main_async(people: int, count: int, rounds: int) -> None:
     finally:
         await api.stop()
     w = max(len("qorgau, " + name) for name in qorgau)
-    print(f"{'':<{w}} {'CPU ms':>7} {'xacts':>6} {'p50 ms':>7} {'p95 ms':>7} {'n':>4}")
+    idle_ms = qorgau["idle, per second"][0]
     print(
-        f"{'echo (ceiling)':<{w}} {echo_cpu:>7.2f} {0:>6} "
+        f"{'':<{w}} {'CPU ms':>7} {'net ms':>7} {'xacts':>6} {'p50 ms':>7} {'p95 ms':>7} {'n':>4}"
+    )
+    print(
+        f"{'echo (ceiling)':<{w}} {echo_cpu:>7.2f} {'':>7} {0:>6} "
         f"{statistics.median(echo_latencies):>7.1f} {percentile(echo_latencies, 0.95):>7.1f} "
         f"{len(echo_latencies):>4}"
     )
-    for name, (cpu_ms, xacts, latencies) in qorgau.items():
+    for name, (cpu_ms, xacts, latencies, seconds) in qorgau.items():
         if not latencies:  # idle
-            print(f"{'qorgau, ' + name:<{w}} {cpu_ms:>7.2f} {xacts:>6.2f}")
+            print(f"{'qorgau, ' + name:<{w}} {cpu_ms:>7.2f} {'':>7} {xacts:>6.2f}")
             continue
+        net = cpu_ms - idle_ms * seconds
         print(
-            f"{'qorgau, ' + name:<{w}} {cpu_ms:>7.2f} {xacts:>6.1f} "
+            f"{'qorgau, ' + name:<{w}} {cpu_ms:>7.2f} {net:>7.2f} {xacts:>6.1f} "
             f"{statistics.median(latencies):>7.1f} {percentile(latencies, 0.95):>7.1f} "
             f"{len(latencies):>4}"
         )
     print("CPU ms and transactions: the bot process, per relayed message (PostgreSQL counts).")
+    print(
+        "net ms: less the bot's idle work over the same time (the idle row per second times "
+        "the seconds per message; person -> staff waits 3.1 s a message for the group's pace)."
+    )
 
 
 def main() -> None:
