@@ -89,18 +89,6 @@ def _free(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
 
 
 # A follow-up's or an answer's row (Outbox.add), every column given: one compiled form.
-_ADDED = (
-    "kind",
-    "case_id",
-    "payload",
-    "status",
-    "attempts",
-    "due_at",
-    "created_at",
-    "quiet",
-    "lease_until",
-    "sending_since",
-)
 _ADD = insert(_OUTBOX).returning(_OUTBOX.c.id)
 
 
@@ -346,22 +334,21 @@ class Outbox:
         if handed and not await self._goes_now(session, case, kind, read):
             handed = False
         now = datetime.now(UTC)
-        row = OutboxMessage(
-            kind=kind,
-            case_id=case.id,
-            payload=json.dumps(payload),
-            status="pending",
-            attempts=0,
-            due_at=now,
-            created_at=now,
-            quiet=False,
-            lease_until=now + LEASE if handed else None,
-            sending_since=now if handed else None,
-        )
+        values: dict[str, Any] = {
+            "kind": kind,
+            "case_id": case.id,
+            "payload": json.dumps(payload),
+            "status": "pending",
+            "attempts": 0,
+            "due_at": now,
+            "created_at": now,
+            "quiet": False,
+            "lease_until": now + LEASE if handed else None,
+            "sending_since": now if handed else None,
+        }
         # Written at once, on the table (not session.add): the ORM's flush of one row cost
         # more CPU than the INSERT itself, on every follow-up and answer.
-        values = {name: getattr(row, name) for name in _ADDED}
-        row.id = (await session.execute(_ADD, values)).scalar_one()
+        row_id = (await session.execute(_ADD, values)).scalar_one()
         if not handed:
             session.info["outbox_added"] = True  # the sender is woken when it commits
             return
@@ -370,6 +357,7 @@ class Outbox:
             # Not read with the case, or the case was taken since (by this answer's
             # author: in the session already, no read).
             taker = await session.get(StaffMember, case.taken_by)
+        row = OutboxMessage(id=row_id, **values)  # (not in the session: the sender's copy)
         session.info.setdefault("outbox_handed", []).append((row, case, taker))
 
     async def _goes_now(
