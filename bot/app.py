@@ -100,14 +100,15 @@ class Services:
         shared = bool(settings.webhook_url) and engine.dialect.name == "postgresql"
         max_open = settings.max_open_cases_per_volunteer
         casework = Casework(engine, sessions, staff, outbox, max_open=max_open)
+        people = People(sessions)
         return cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
             identity=identity,
             keys=Keys(engine, identity),
-            people=People(sessions),
-            cases=Cases(sessions, identity, outbox),
+            people=people,
+            cases=Cases(sessions, identity, outbox, people),
             chat_log=ChatLog(engine, sessions),
             outbox=outbox,
             staff=staff,

@@ -31,6 +31,7 @@ from bot.services.errors import TooManyCases
 from bot.services.identity import Identity
 from bot.services.intake_form import writes_as_child
 from bot.services.outbox import Outbox, ReadWithCase, enqueue
+from bot.services.people import People
 from bot.services.rapid_response import alert_urgent
 from bot.services.scrub import scrub
 from bot.services.staff import PERSON_OR_BOT, audit
@@ -61,6 +62,7 @@ class FollowUp:
     # answers they asked for only after writing first): read with the case, so that the
     # update need not end a wait that is not there (two statements fewer a follow-up).
     waits: bool = True
+    locale: str | None = None  # the person's stored language (read with the case)
 
 
 # No 0/O, 1/I: the code is read aloud and typed by hand.
@@ -153,11 +155,16 @@ class CaseSummary:
 
 class Cases:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], identity: Identity, outbox: Outbox
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        identity: Identity,
+        outbox: Outbox,
+        people: People,
     ) -> None:
         self._sessions = sessions
         self._identity = identity
         self._outbox = outbox
+        self._people = people
         self._follow_up_once = self._follow_up()
 
     async def opened_recently(
@@ -420,8 +427,9 @@ class Cases:
     def _follow_up(self) -> Select[Any]:
         """The person's newest open case, and in the same read what a follow-up needs: how
         many wait for staff, whether this message was kept already, whether anything is
-        ahead of it, who has the case (one statement, not five: every follow-up runs it).
-        Built once, with parameters (see Bound)."""
+        ahead of it, who has the case, and the person's language for the answer (one
+        statement, not six: every follow-up runs it). Built once, with parameters (see
+        Bound)."""
         t, person = OutboxMessage, bindparam("person", type_=Case.person.type)
         waiting = (
             select(func.count())
@@ -441,6 +449,7 @@ class Cases:
                 _seen(bindparam("message", type_=Integer)),
                 self._outbox.waits_before("to_staff"),
                 person_waits,
+                self._people.locale_query(person),
             )
             .outerjoin(StaffMember, StaffMember.telegram_id == Case.taken_by)
             .where(Case.person == person, Case.status == "open")
@@ -465,9 +474,10 @@ class Cases:
             row = (await session.execute(self._follow_up_once, params)).first()
             if row is None:
                 return None
-            case, taker, count, seen, ahead, waits = row
+            case, taker, count, seen, ahead, waits, locale = row
+            self._people.remember_locale(pseudonym, locale)  # fresh: for their next updates
             if count >= FOLLOW_UP_BACKLOG:
-                return FollowUp(case.code, added=False)
+                return FollowUp(case.code, added=False, locale=locale)
             read = ReadWithCase(waiting=bool(ahead), taker=taker, seen=bool(seen))
             await self._add_message(
                 session,
@@ -480,7 +490,7 @@ class Cases:
                 follow_up=(case, read),
             )
             code: str = case.code
-        return FollowUp(code, added=True, waits=bool(waits))
+        return FollowUp(code, added=True, waits=bool(waits), locale=locale)
 
 
 def _seen(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import ScalarSelect, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import BindParameter
 
 from bot.db import affected
 from bot.services.broadcasts import REPORT_WINDOW
@@ -37,7 +38,7 @@ class People:
         self.remember_locale(pseudonym, locale)
         return locale
 
-    def locale_query(self, pseudonym: str) -> ScalarSelect[str | None]:
+    def locale_query(self, pseudonym: str | BindParameter[str]) -> ScalarSelect[str | None]:
         """The stored language, as a column of a bigger query (see `remember_locale`)."""
         return select(Person.locale).where(Person.pseudonym == pseudonym).scalar_subquery()
 

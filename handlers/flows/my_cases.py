@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, Update
+from telegram import InlineKeyboardButton, Message, Update
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -20,8 +20,10 @@ from handlers.screens.common import (
     keyboard,
     main_menu,
     media_of,
+    pseudonym_of,
     show,
     viewer,
+    viewer_as,
 )
 from handlers.screens.follow_ups import UNSENT, answer_now, follow_up_note
 
@@ -113,9 +115,9 @@ async def follow_up(update: Update, context: QorgauContext) -> None:
     """Anything written outside a flow goes to the person's open request, if there is one."""
     message = update.effective_message
     assert message is not None
-    v = await viewer(update, context)
-    follow_up = await v.services.cases.add_message(
-        v.pseudonym,
+    pseudonym = pseudonym_of(update, context)
+    follow_up = await context.services.cases.add_message(
+        pseudonym,
         message.chat_id,
         media_of(message),
         message.text or message.caption,
@@ -123,37 +125,45 @@ async def follow_up(update: Update, context: QorgauContext) -> None:
         file_of(message),
     )
     if follow_up is None:
-        days = v.services.settings.reopen_days
-        code = await v.services.cases.recently_closed(v.pseudonym, days)
-        if context.user_data is not None:  # kept until they choose (not lost)
-            context.user_data[UNSENT] = {
-                "media": media_of(message),
-                "text": message.text or message.caption,
-                "source_message_id": message.message_id,
-                "file": file_of(message),
-            }
-        if code is not None:
-            text = v._(
-                "Your request {code} is closed. Send what you just wrote to it? It opens "
-                "again, and the helpline will see it in the same request."
-            ).format(code=code)
-            rows = [
-                [button(v._("Send to {code}").format(code=code), callbacks.send_to_closed(code))],
-                [button(v._("Main menu"), callbacks.MENU)],
-            ]
-            await show(update, context, v, text, keyboard(v, rows))
-            return
-        text = v._(
-            "To send what you wrote to the helpline, choose what you need: a few questions "
-            "first, and your message starts the description of your request."
-        )
-        await show(update, context, v, text, main_menu(v))
+        await _no_open_case(update, context, message)
         return
+    v = viewer_as(update, context, pseudonym, follow_up.locale)  # read with the case
     if not follow_up.waits:
         context.app.nothing_waits()
     if answer_now(context, message.chat_id, follow_up):  # one answer for a burst
         text = follow_up_note(v, message.chat_id, follow_up)
         await show(update, context, v, text, keyboard(v))
+
+
+async def _no_open_case(update: Update, context: QorgauContext, message: Message) -> None:
+    """What they wrote waits (in their flow data) while they choose: their closed request
+    again, or a new one."""
+    v = await viewer(update, context)
+    days = v.services.settings.reopen_days
+    code = await v.services.cases.recently_closed(v.pseudonym, days)
+    if context.user_data is not None:  # kept until they choose (not lost)
+        context.user_data[UNSENT] = {
+            "media": media_of(message),
+            "text": message.text or message.caption,
+            "source_message_id": message.message_id,
+            "file": file_of(message),
+        }
+    if code is not None:
+        text = v._(
+            "Your request {code} is closed. Send what you just wrote to it? It opens "
+            "again, and the helpline will see it in the same request."
+        ).format(code=code)
+        rows = [
+            [button(v._("Send to {code}").format(code=code), callbacks.send_to_closed(code))],
+            [button(v._("Main menu"), callbacks.MENU)],
+        ]
+        await show(update, context, v, text, keyboard(v, rows))
+        return
+    text = v._(
+        "To send what you wrote to the helpline, choose what you need: a few questions "
+        "first, and your message starts the description of your request."
+    )
+    await show(update, context, v, text, main_menu(v))
 
 
 async def send_to_closed(update: Update, context: QorgauContext) -> None:

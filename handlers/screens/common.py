@@ -95,12 +95,23 @@ class Viewer:
         return self.n_("{count} day", "{count} days", days).format(count=days)
 
 
+def pseudonym_of(update: Update, context: QorgauContext) -> str:
+    user = update.effective_user
+    assert user is not None
+    return context.services.identity.pseudonym(user.id)
+
+
 async def viewer(update: Update, context: QorgauContext) -> Viewer:
+    pseudonym = pseudonym_of(update, context)
+    stored = await context.services.people.stored_locale(pseudonym)
+    return viewer_as(update, context, pseudonym, stored)
+
+
+def viewer_as(update: Update, context: QorgauContext, pseudonym: str, stored: str | None) -> Viewer:
+    """The viewer, with their stored language read already (with another query)."""
     services = context.services
     user = update.effective_user
     assert user is not None
-    pseudonym = services.identity.pseudonym(user.id)
-    stored = await services.people.stored_locale(pseudonym)
     locale = pick_locale(stored, user.language_code, services.settings.default_locale)
     return Viewer(pseudonym, locale, services.catalogues[locale], services)
 
