@@ -16,7 +16,7 @@ from sqlalchemy import ScalarSelect, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.ext import BasePersistence, PersistenceInput
 
-from bot.db import Announced, Statement, run_statements, upsert
+from bot.db import Announced, Statement, execute_all, upsert
 from bot.services.identity import Identity
 from bot.services.intake_form import FLOW_TIMEOUT
 from models import ConversationState, Draft
@@ -79,15 +79,12 @@ class DatabasePersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[A
             if not statements:
                 return
             try:
-                async with self._engine.begin() as connection:
-                    announce = await run_statements(connection, statements)
+                await execute_all(self._engine, *statements)
             except Exception:
                 # The database may now differ from what we think we wrote: write it all again.
                 self._written_users.clear()
                 self._written_states.clear()
                 raise
-            for then in announce:
-                then()
 
     async def get_user_data(self) -> dict[int, dict[Any, Any]]:
         async with self._engine.begin() as connection:

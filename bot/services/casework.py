@@ -514,7 +514,7 @@ class Casework:
     def linked(self, chat_id: int, message_id: int, case_id: int) -> Bound:
         """The statement that links a staff-chat message to its case."""
         values = {"chat_id": chat_id, "message_id": message_id, "case_id": case_id}
-        return Bound(self._link_once, values)
+        return Bound(self._link_once, values, keyed=True)
 
     async def link(self, chat_id: int, message_id: int, case_id: int) -> None:
         await execute_all(self._engine, self.linked(chat_id, message_id, case_id))
@@ -541,7 +541,7 @@ class Casework:
         (with the answer's claim) has it already, one statement less per answer."""
         if case.first_answer_at is not None:
             return []
-        return [Bound(_ANSWERED, {"case": case.id, "at": datetime.now(UTC)})]
+        return [Bound(_ANSWERED, {"case": case.id, "at": datetime.now(UTC)}, keyed=True)]
 
     async def escalate_due(
         self,

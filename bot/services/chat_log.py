@@ -33,7 +33,7 @@ class ChatLog:
         """One statement for messages to several people (pseudonym, message id)."""
         now = datetime.now(UTC)
         rows = [{"person": person, "message_id": m, "at": now} for person, m in messages]
-        return Bound(_KEEP, rows)  # a list even for one: no RETURNING of its id
+        return Bound(_KEEP, rows, keyed=True)  # a list even for one: no RETURNING of its id
 
     async def remember(self, pseudonym: str, message_ids: Iterable[int]) -> None:
         await execute_all(self._engine, self.remembered(pseudonym, message_ids))

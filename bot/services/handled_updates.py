@@ -56,7 +56,8 @@ class HandledUpdates:
 
     def record(self, update_id: int) -> Bound:
         """The statement that stores the id; call `committed` once it is committed."""
-        return Bound(self._record_once, {"update_id": update_id, "at": datetime.now(UTC)})
+        values = {"update_id": update_id, "at": datetime.now(UTC)}
+        return Bound(self._record_once, values, keyed=True)
 
     def committed(self, update_id: int) -> None:
         self._recent[update_id] = None

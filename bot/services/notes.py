@@ -7,7 +7,6 @@ note"); an answer is marked once Telegram delivered it to the person (`delivered
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import Bound, Handing, Statement
 from bot.services.errors import NotStaff
-from bot.services.outbox import LEASE, Outbox, OutboxItem, enqueue
+from bot.services.outbox import Outbox, OutboxItem, enqueue, new_row
 from bot.services.scrub import scrub
 from bot.services.staff import Staff, audit
 from models import Case, CaseNote, OutboxMessage
@@ -80,16 +79,14 @@ def delivered_mark(
     if not payload.get("mark"):
         return []
     values = mark_payload(payload["chat_id"], payload["message_id"], thread, MARK_DELIVERED)
-    row = {"kind": OutboxKind.STAFF_MARK, "case_id": None, "payload": json.dumps(values)}
+    row = new_row(OutboxKind.STAFF_MARK, None, values, leased=hand_to is not None)
     if hand_to is None:
-        return [Bound(_OWE_MARK, row)]
-    now = datetime.now(UTC)
-    leased = {**row, "lease_until": now + LEASE, "sending_since": now}
+        return [Bound(_OWE_MARK, row, keyed=True)]
 
     def handed(row_id: int) -> None:
         hand_to(OutboxItem(row_id, OutboxKind.STAFF_MARK, None, values, attempts=0))
 
-    return [Handing(_OWE_MARK_HANDED, leased, handed)]
+    return [Handing(_OWE_MARK_HANDED, row, keyed=True, then=handed)]
 
 
 class Notes:

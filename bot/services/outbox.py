@@ -92,6 +92,26 @@ def _free(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
 _ADD = insert(_OUTBOX).returning(_OUTBOX.c.id)
 
 
+def new_row(
+    kind: str, case_id: int | None, payload: dict[str, Any], *, leased: bool
+) -> dict[str, Any]:
+    """Every column of a new row (for a built-once INSERT: one compiled form, and nothing
+    left for SQLAlchemy to fill in); `leased`: claimed as it is written (handed over)."""
+    now = datetime.now(UTC)
+    return {
+        "kind": kind,
+        "case_id": case_id,
+        "payload": json.dumps(payload),
+        "status": "pending",
+        "attempts": 0,
+        "due_at": now,
+        "created_at": now,
+        "quiet": False,
+        "lease_until": now + LEASE if leased else None,
+        "sending_since": now if leased else None,
+    }
+
+
 # The claim's compare-and-set: a second sender (another instance) cannot take the row too.
 _CLAIM = (
     update(_OUTBOX)
@@ -333,19 +353,7 @@ class Outbox:
         handed = self._hand_to is not None and self._room()
         if handed and not await self._goes_now(session, case, kind, read):
             handed = False
-        now = datetime.now(UTC)
-        values: dict[str, Any] = {
-            "kind": kind,
-            "case_id": case.id,
-            "payload": json.dumps(payload),
-            "status": "pending",
-            "attempts": 0,
-            "due_at": now,
-            "created_at": now,
-            "quiet": False,
-            "lease_until": now + LEASE if handed else None,
-            "sending_since": now if handed else None,
-        }
+        values = new_row(kind, case.id, payload, leased=handed)
         # Written at once, on the table (not session.add): the ORM's flush of one row cost
         # more CPU than the INSERT itself, on every follow-up and answer.
         row_id = (await session.execute(_ADD, values)).scalar_one()
@@ -529,12 +537,12 @@ class Outbox:
         UPDATE does both."""
         sent = {"row": item_id, "at": datetime.now(UTC)}
         if after and isinstance(last := after[-1], Bound) and last.statement is _ERASED:
-            return [*after[:-1], Bound(_SENT_ERASED, sent)]
-        return [*after, Bound(_SENT, sent)]
+            return [*after[:-1], Bound(_SENT_ERASED, sent, keyed=True)]
+        return [*after, Bound(_SENT, sent, keyed=True)]
 
     def erased(self, item_id: int) -> Bound:
         """The statement that empties a row's payload (an encrypted chat it no longer needs)."""
-        return Bound(_ERASED, {"row": item_id})
+        return Bound(_ERASED, {"row": item_id}, keyed=True)
 
     async def failed(
         self, item_id: int, error: str, *, tell_staff_of: int | None, erase: bool = False
