@@ -51,8 +51,11 @@ T = TypeVar("T")
 # Outbox kinds delivered by other modules (the rest by a `_kind` method of the Sender).
 DELIVERIES = {**REFERRAL_DELIVERIES, **MARK_DELIVERIES, **RAPID_DELIVERIES}
 WORKERS = 8  # rows delivered at the same time (each of a different case)
-# The longest an idle sender waits without looking (see Sender._sleep).
+# The longest an idle sender waits without looking (see Sender._sleep): with several
+# instances, for another one's rows; alone, every row is announced or its time known, and
+# the look is a safety net (it cost the idle bot a quarter of its CPU every 5 s).
 IDLE_POLL = 5.0
+IDLE_POLL_ALONE = 60.0
 # Messages of the row being delivered that Telegram took already (a long text goes in parts).
 _parts_sent: ContextVar[int] = ContextVar("parts_sent", default=0)
 # The row being delivered waited while the person had left in a hurry: no sound.
@@ -319,11 +322,11 @@ class Sender:
 
     async def _sleep(self, due: datetime | None) -> None:
         """Until the next row falls due, new rows are added (any transaction that adds
-        some wakes the sender: Outbox.watch), or IDLE_POLL passes: what no event announces
-        (another instance's rows, a person back after a quick exit, safe times opening on
-        the hour) is found then."""
+        some wakes the sender: Outbox.watch), or the idle look's time passes: what no event
+        announces (another instance's rows) is found then; safe times open on the hour."""
         now = datetime.now(UTC)
-        delay = min(IDLE_POLL, self.services.outbox.until_next_hour(now))
+        poll = IDLE_POLL if self.services.leases is not None else IDLE_POLL_ALONE
+        delay = min(poll, self.services.outbox.until_next_hour(now))
         if due is not None:
             delay = min(max((due - now).total_seconds(), 0.01), delay)
         self._watching = True
