@@ -9,6 +9,9 @@ second per private chat is allowed), spread over the second as independent volun
 and once more all at the same instant (the worst case).
 
     .venv/bin/python -m bench.relay [--people 20] [--to-staff 15] [--rounds 6]
+
+About 9.5 minutes: the bot's sweeps run first 1 to 5 minutes after its start, and the
+measurements begin after them.
 """
 
 from __future__ import annotations
