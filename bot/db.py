@@ -336,10 +336,13 @@ def _complete(statement: Executable, row: dict[str, Any]) -> bool:
 
 
 def _changes(bound: Bound) -> str | None:
-    """The table a keyed UPDATE or DELETE changes (None: an INSERT)."""
-    if isinstance(bound.statement, Insert):
-        return None
-    return str(getattr(bound.statement, "table", ""))
+    """The table a keyed UPDATE, DELETE or INSERT … ON CONFLICT may change rows of (None: a
+    plain INSERT, which only adds rows). Two ON CONFLICT of one key in one statement would
+    fail ("cannot affect row a second time") where one by one they do not."""
+    statement = bound.statement
+    if isinstance(statement, Insert) and getattr(statement, "_post_values_clause", None) is None:
+        return None  # (_post_values_clause: where SQLAlchemy keeps ON CONFLICT)
+    return str(getattr(statement, "table", ""))
 
 
 def _fits(run: list[Part], bound: Bound) -> bool:

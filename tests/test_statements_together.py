@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import Bound, Handing, execute_all, make_engine, migrate
 from bot.services.chat_log import _KEEP
+from bot.services.handled_updates import HandledUpdates
 from bot.services.outbox import _ERASED, _SENT, new_row
-from models import ChatMessage, OutboxMessage
+from models import ChatMessage, HandledUpdate, OutboxMessage
 
 _OUTBOX = cast(Table, OutboxMessage.__table__)
 
@@ -115,3 +116,14 @@ async def test_a_row_left_to_sqlalchemy_to_complete_runs_on_its_own(engine: Asyn
         status = (await connection.execute(select(_OUTBOX.c.status))).scalar_one()
         kept = (await connection.execute(select(ChatMessage.message_id))).scalar_one()
     assert (status, kept) == ("pending", 7)
+
+
+async def test_two_upserts_of_one_table_are_not_sent_together(engine: AsyncEngine) -> None:
+    """The same update handled twice over in one write: one by one the second upsert
+    updates the row; in one statement PostgreSQL refuses to change a row twice."""
+    handled = HandledUpdates(engine, shared=False)
+    with statements_run(engine) as run:
+        await execute_all(engine, handled.record(7), handled.record(7))
+    assert len(run) == 2
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(HandledUpdate.update_id))).scalar_one() == 7
