@@ -235,6 +235,28 @@ async def run_statements(
     return await _run(connection, _prepared(connection.dialect.name, statements))
 
 
+async def run_returning(
+    session: AsyncSession, main: Bound, with_: Sequence[Statement] = ()
+) -> Result[Any]:
+    """`main` (a keyed INSERT … RETURNING) and `with_` after it, in the caller's
+    transaction: on PostgreSQL the keyed ones go in main's statement (see `_together`), one
+    round trip for all. Returns main's result. The session's pending changes are written
+    first, as its own `execute` would (an audit entry of the case's taking before the
+    answer's)."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    connection = await session.connection()
+    first = Handing(main.statement, main.params, keyed=main.keyed)
+    result: Result[Any] | None = None
+    for statement in _prepared(connection.dialect.name, [first, *with_]):
+        assert not isinstance(statement, Announced)  # (none given)
+        ran = await run_one(connection, statement)
+        if isinstance(statement, Handing):  # main, alone or with others in its WITH
+            result = ran
+    assert result is not None
+    return result
+
+
 def _prepared(
     dialect: str, statements: Sequence[Statement | Announced]
 ) -> list[Statement | Announced]:

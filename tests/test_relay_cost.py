@@ -39,13 +39,15 @@ MESSAGES = 6
 # and when nothing does, its update does not end a wait (two fewer). Then, on PostgreSQL
 # only, 5 and 7: statements next to each other that insert rows or change rows by key go as
 # one (bot.db._together): the sender's "sent" with what sending changed, the update's end.
-PERSON_TO_STAFF_STATEMENTS = {"sqlite": 7, "postgresql": 5}
-STAFF_TO_PERSON_STATEMENTS = {"sqlite": 9, "postgresql": 7}  # and the first answer's time
+# Then 4 and 5: the follow-up's kept text, and the answer's audit entry and its update's
+# end, go in the statement of their outbox row (bot.db.run_returning).
+PERSON_TO_STAFF_STATEMENTS = {"sqlite": 7, "postgresql": 4}
+STAFF_TO_PERSON_STATEMENTS = {"sqlite": 9, "postgresql": 5}  # and the first answer's time
 # Round trips to PostgreSQL per message: the statements, and a BEGIN and a COMMIT for each
 # transaction of more than one. Were 13 and 15: now the sender's "sent" and the update's
-# end are one statement each, without BEGIN and COMMIT.
-PERSON_TO_STAFF_ROUND_TRIPS = 7
-STAFF_TO_PERSON_ROUND_TRIPS = 9
+# end are one statement each, without BEGIN and COMMIT. Then 7 and 9, now 6 and 7.
+PERSON_TO_STAFF_ROUND_TRIPS = 6
+STAFF_TO_PERSON_ROUND_TRIPS = 7
 
 
 @dataclass

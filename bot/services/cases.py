@@ -413,15 +413,16 @@ class Cases:
             "source_message_id": source_message_id,
             "created_at": datetime.now(UTC),
         }
-        await run_one(session, Bound(_KEEP_MESSAGE, [kept]))  # (see _KEEP_MESSAGE)
+        keep = Bound(_KEEP_MESSAGE, [kept], keyed=True)  # (see _KEEP_MESSAGE)
         # The chat is needed to copy a file to staff (not a text); it stays encrypted and
         # leaves the row once it is sent, or when the person asks to be forgotten.
         chat = {} if media == "text" else {"from_chat": self._identity.encrypt(chat_id)}
         payload = {"media": media, "text": text, "message_id": source_message_id, "file": file}
-        if follow_up is not None:  # handed to an idle sender at once
+        if follow_up is not None:  # handed to an idle sender at once; kept in its statement
             case, read = follow_up
-            await self._outbox.add(session, "to_staff", case, payload | chat, read)
+            await self._outbox.add(session, "to_staff", case, payload | chat, read, [keep])
         else:
+            await run_one(session, keep)
             enqueue(session, "to_staff", case_id, **payload, **chat)
 
     def _follow_up(self) -> Select[Any]:

@@ -422,10 +422,9 @@ class Casework:
                 if answer is None or not target.answer or role is None:
                     return StaffMessage(target, role)
                 was_free = target.case.taken_by is None
-                case = await self._queue_in(session, target, staff_id, role, chat_id, answer)
-                if not was_free:  # (taken now: the caller has a handover note to show)
-                    for statement in update_end:
-                        await run_one(session, statement)
+                # (taken now: the caller has a handover note to show, and ends the update)
+                end = () if was_free else update_end
+                case = await self._queue_in(session, target, staff_id, role, chat_id, answer, end)
                 ended = bool(update_end) and not was_free
                 return StaffMessage(target, role, case, was_free, wrote_end=ended)
         except Refused as error:
@@ -489,14 +488,18 @@ class Casework:
         role: Role,
         chat_id: int,
         answer: StaffAnswer,
+        update_end: Sequence[Statement],
     ) -> Case:
         """Queue an answer for the person in the caller's transaction (once per staff
-        message), taking the case (read in that transaction) if it is free."""
+        message), taking the case (read in that transaction) if it is free. `update_end`
+        is written with it (or alone, if it was queued before)."""
         case = target.case
         self._answerable(case, staff_id, role)
         # Linking it also lets staff reply to their own earlier answers. Linked already:
         # this staff message was relayed already.
         if not affected(await run_one(session, self.linked(chat_id, answer.message_id, case.id))):
+            for statement in update_end:
+                await run_one(session, statement)
             return case
         await self._take_free(session, case, staff_id, role)
         answer_row = {
@@ -507,8 +510,11 @@ class Casework:
             "file": answer.file,
             "mark": True,  # once delivered, the volunteer's message is marked so
         }
-        await self._outbox.add(session, OutboxKind.TO_PERSON, case, answer_row, target.read)
-        await run_one(session, audited(staff_id, AuditAction.REPLY, case.id, answer.media))
+        # The audit entry and the update's end go in the row's statement (one round trip).
+        audit = audited(staff_id, AuditAction.REPLY, case.id, answer.media)
+        await self._outbox.add(
+            session, OutboxKind.TO_PERSON, case, answer_row, target.read, [audit, *update_end]
+        )
         return case
 
     def linked(self, chat_id: int, message_id: int, case_id: int) -> Bound:

@@ -35,7 +35,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 from sqlalchemy.sql.elements import BindParameter
 
-from bot.db import Announced, Bound, Statement, affected, run_one, run_statements
+from bot.db import (
+    Announced,
+    Bound,
+    Statement,
+    affected,
+    run_one,
+    run_returning,
+    run_statements,
+)
 from models import Case, HeldChat, OutboxMessage, Person, StaffMember
 
 # Kinds of message that go to the person (the rest go to staff). A case's messages arrive in
@@ -343,20 +351,22 @@ class Outbox:
         case: Case,
         payload: dict[str, Any],
         read: ReadWithCase | None = None,
+        with_: Sequence[Statement] = (),
     ) -> None:
         """`enqueue`, for the hot path (a follow-up, an answer). When the sender has room
         (nothing else due, a worker free) and nothing of the case is before this row in its
         direction, the row is claimed here, in the transaction that adds it, and handed to
         the sender when that commits: no transaction of its own to claim it. A crash first
         leaves it leased: the lease runs out and it goes as usual (marked as possibly
-        sent). `read`: what the caller read with the case (`waits_before`), not asked again."""
+        sent). `read`: what the caller read with the case (`waits_before`), not asked again.
+        `with_`: the caller's other writes, sent with the row (see `run_returning`)."""
         handed = self._hand_to is not None and self._room()
         if handed and not await self._goes_now(session, case, kind, read):
             handed = False
         values = new_row(kind, case.id, payload, leased=handed)
         # Written at once, on the table (not session.add): the ORM's flush of one row cost
         # more CPU than the INSERT itself, on every follow-up and answer.
-        row_id = (await session.execute(_ADD, values)).scalar_one()
+        row_id = (await run_returning(session, Bound(_ADD, values, keyed=True), with_)).scalar_one()
         if not handed:
             session.info["outbox_added"] = True  # the sender is woken when it commits
             return

@@ -57,8 +57,10 @@ def audit(
     case_id: int | None = None,
     detail: str | None = None,
 ) -> None:
-    """Record a staff action inside the caller's transaction."""
-    session.add(AuditEntry(staff_id=staff_id, action=action, case_id=case_id, detail=detail))
+    """Record a staff action inside the caller's transaction, timed now (not when the
+    session writes it: an entry sent at once, `audited`, may come after it in time)."""
+    at = datetime.now(UTC)
+    session.add(AuditEntry(at=at, staff_id=staff_id, action=action, case_id=case_id, detail=detail))
 
 
 # `audit` as a statement built once, on the table, run with a list (no RETURNING of its id):
@@ -77,7 +79,7 @@ def audited(
         "case_id": case_id,
         "detail": detail,
     }
-    return Bound(_AUDIT, [entry])
+    return Bound(_AUDIT, [entry], keyed=True)
 
 
 class Staff:
