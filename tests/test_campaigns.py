@@ -316,8 +316,9 @@ def test_bad_quiet_hours_are_named(botapi: BotApi, value: str) -> None:
 async def test_a_campaign_starts_at_its_time_with_nothing_else_waking_the_broadcaster(
     botapi: BotApi, database_url: str
 ) -> None:
-    """An idle broadcaster looks only every IDLE_LOOK (30 s), but sleeps no longer than
-    until the next campaign's time: one scheduled two seconds ahead goes out then."""
+    """An idle broadcaster looks only every IDLE_LOOK (30 s; 300 s when the bot runs alone),
+    but sleeps no longer than until the next campaign's time: one scheduled two seconds ahead
+    goes out then."""
     async with bot(botapi, database_url) as h:
         assert h.app is not None
         await subscribe_many(h, 91_000, 2)

@@ -43,6 +43,9 @@ PROGRESS_EVERY = 2.0  # seconds between edits of the progress message
 # Starting or resuming one here wakes the loop at once; a scheduled one wakes it when due.
 BUSY_LOOK = 2.0
 IDLE_LOOK = 30.0
+# With one instance every campaign is started or scheduled here, and that wakes the loop:
+# the idle look is only a safety net (each look is a transaction; an idle bot's CPU counts).
+IDLE_LOOK_ALONE = 300.0
 FIX_CHUNK = 5000  # recipients fixed at a time (a few minutes' worth; about 0.1 s to write)
 
 
@@ -151,6 +154,7 @@ class Broadcaster:
         self.shown_waiting: set[int] = set()  # campaigns whose message says "until morning"
 
     async def run(self) -> None:
+        idle_look = IDLE_LOOK if self.services.leases is not None else IDLE_LOOK_ALONE
         while True:
             wait = BUSY_LOOK
             try:
@@ -161,7 +165,7 @@ class Broadcaster:
                         if mine:
                             await self.send_running()
                 else:
-                    wait = min(IDLE_LOOK, due if due is not None else IDLE_LOOK)
+                    wait = min(idle_look, due if due is not None else idle_look)
             except Exception as error:  # the database is away: wait and try again
                 log.warning("broadcast loop: %s", type(error).__name__)
             with contextlib.suppress(TimeoutError):
