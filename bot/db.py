@@ -236,17 +236,20 @@ async def run_statements(
 
 
 async def run_returning(
-    session: AsyncSession, main: Bound, with_: Sequence[Statement] = ()
+    session: AsyncSession,
+    insert: Executable,
+    values: dict[str, Any],
+    with_: Sequence[Statement] = (),
 ) -> Result[Any]:
-    """`main` (a keyed INSERT … RETURNING) and `with_` after it, in the caller's
-    transaction: on PostgreSQL the keyed ones go in main's statement (see `_together`), one
-    round trip for all. Returns main's result. The session's pending changes are written
-    first, as its own `execute` would (an audit entry of the case's taking before the
-    answer's)."""
+    """A built-once INSERT … RETURNING of one new row, and `with_` after it, in the
+    caller's transaction: on PostgreSQL the keyed ones of `with_` go in the INSERT's
+    statement (see `_together`), one round trip for all. Returns the INSERT's result. The
+    session's pending changes are written first, as its own `execute` would (an audit
+    entry of the case's taking before the answer's)."""
     if session.new or session.dirty or session.deleted:
         await session.flush()
     connection = await session.connection()
-    first = Handing(main.statement, main.params, keyed=main.keyed)
+    first = Handing(insert, values, keyed=True)  # (a Handing: the main statement)
     result: Result[Any] | None = None
     for statement in _prepared(connection.dialect.name, [first, *with_]):
         assert not isinstance(statement, Announced)  # (none given)

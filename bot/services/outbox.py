@@ -366,7 +366,7 @@ class Outbox:
         values = new_row(kind, case.id, payload, leased=handed)
         # Written at once, on the table (not session.add): the ORM's flush of one row cost
         # more CPU than the INSERT itself, on every follow-up and answer.
-        row_id = (await run_returning(session, Bound(_ADD, values, keyed=True), with_)).scalar_one()
+        row_id = (await run_returning(session, _ADD, values, with_)).scalar_one()
         if not handed:
             session.info["outbox_added"] = True  # the sender is woken when it commits
             return
