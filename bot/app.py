@@ -125,7 +125,7 @@ class Services:
             handled_updates=HandledUpdates(engine, shared=shared),
             ready_answers=ReadyAnswers(sessions, casework, outbox),
             triage=Triage(sessions),
-            rapid_response=RapidResponse(sessions, outbox),
+            rapid_response=RapidResponse(engine, sessions, outbox),
         )
 
 

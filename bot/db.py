@@ -205,16 +205,32 @@ async def execute_all(engine: AsyncEngine, *statements: Statement | Announced) -
     an `Announced` one's `then` is called after the commit if it changed rows."""
     ready = _prepared(engine.dialect.name, statements)
     if _alone(engine, ready):
-        # One statement is a transaction by itself: no BEGIN and COMMIT, two round trips of
-        # three (the sender's "sent" of a row, with what sending it changed, goes alone).
-        async with engine.connect() as connection:
-            alone = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            announce = await _run(alone, ready)
+        # (the sender's "sent" of a row, with what sending it changed, goes alone)
+        async with _autocommit(engine) as connection:
+            announce = await _run(connection, ready)
     else:
         async with engine.begin() as connection:
             announce = await _run(connection, ready)
     for then in announce:
         then()
+
+
+async def read_alone(engine: AsyncEngine, query: Executable) -> Any:
+    """The first column of the first row of one read, as a transaction by itself: for the
+    checks that usually find nothing (the minute's sweeps look whether anything is due)."""
+    async with _autocommit(engine) as connection:
+        return await connection.scalar(query)
+
+
+@asynccontextmanager
+async def _autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection whose each statement is a transaction by itself: on PostgreSQL no BEGIN
+    and COMMIT, one round trip instead of three. (SQLite, where a statement costs no round
+    trip, keeps its usual transactions.)"""
+    async with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
 
 
 def _alone(engine: AsyncEngine, ready: Sequence[Statement | Announced]) -> bool:

@@ -25,7 +25,9 @@ from bot.telegram_http import again_on_hiccup
 from bot.web import health_server
 
 log = logging.getLogger("qorgau.polling")
-LONG_POLL_SECONDS = 10
+# Telegram holds a poll up to this long when nothing comes: an idle bot asks twice a minute
+# (each poll costs the bot about a millisecond of CPU). Stopping does not wait for it.
+LONG_POLL_SECONDS = 30
 # While an update is in flight, Telegram answers a poll at once with it again: look again this
 # often (or as soon as one finishes).
 IN_FLIGHT_POLL_SECONDS = 0.2

@@ -828,6 +828,24 @@ class BotApi:
         )
         return int(update["update_id"])
 
+    async def bot_removed(self, user: User, chat_id: int) -> int:
+        """`user` removes the bot from a group: it may no longer post there, and Telegram
+        tells the bot (my_chat_member, "left")."""
+        self.left.add(chat_id)
+        self.chat_members.pop((chat_id, BOT_ID), None)
+        update = await self._push(
+            {
+                "my_chat_member": {
+                    "chat": {"id": chat_id, "type": "supergroup", "title": "Staff"},
+                    "from": user.as_dict(),
+                    "date": int(time.time()),
+                    "old_chat_member": admin_member(BOT_USER),
+                    "new_chat_member": {"status": "left", "user": BOT_USER},
+                }
+            }
+        )
+        return int(update["update_id"])
+
     def person_deletes(self, chat_id: int, message_id: int) -> None:
         """Someone deletes their own message (a copy of it can no longer be made)."""
         self.messages[chat_id].pop(message_id, None)

@@ -12,7 +12,7 @@ import pytest
 
 from bot.settings import Settings
 from bot.workers.staff_chat_watch import watch_of
-from tests.botapi import BotApi
+from tests.botapi import BotApi, User
 from tests.conftest import ADMIN_ID, STAFF_CHAT_ID, make_settings
 from tests.flows import report
 from tests.harness import Harness
@@ -100,3 +100,24 @@ async def test_a_forum_where_the_bot_may_not_open_topics_is_named_too(
         )
         status, _ = await healthz(settings)
         assert status == 503
+
+
+async def test_the_bot_removed_from_the_staff_chat_is_named_to_the_admins_at_once(
+    botapi: BotApi, settings: Settings
+) -> None:
+    """The watch looks every five minutes while the staff chats work; Telegram's word that
+    the bot was removed (my_chat_member) makes it look at once."""
+    async with started(botapi, settings) as h:
+
+        async def first_look_done() -> bool:
+            return any(
+                c.method == "getChat" and c.params["chat_id"] == STAFF_CHAT_ID for c in botapi.calls
+            )
+
+        await h.until(first_look_done)
+        h.pushed(await botapi.bot_removed(User(ADMIN_ID), STAFF_CHAT_ID))
+        await admin_told(
+            h, f"The bot cannot write in the staff chat {STAFF_CHAT_ID}: it is not a member"
+        )
+        status, body = await healthz(settings)
+        assert status == 503 and body["staff_chats"] == {str(STAFF_CHAT_ID): "not_member"}

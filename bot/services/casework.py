@@ -9,10 +9,30 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy import case as sql_case  # (`case` is a case everywhere else here)
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
-from bot.db import Bound, Statement, affected, execute_all, insert_new_bound, run_one
+from bot.db import (
+    Bound,
+    Statement,
+    affected,
+    execute_all,
+    insert_new_bound,
+    read_alone,
+    run_one,
+)
 from bot.i18n import N_
 from bot.services.cases import CODE_ALPHABET
 from bot.services.errors import (
@@ -31,6 +51,7 @@ from bot.services.outbox import Outbox, ReadWithCase, enqueue
 from bot.services.staff import Staff, audit, audited
 from bot.services.stats import forget_day
 from models import Case, CaseNote, RelayLink, StaffMember
+from models.base import UTCDateTime
 from models.enums import (
     SENIOR_ROLES,
     AuditAction,
@@ -114,6 +135,33 @@ def effective_risk(case: Case) -> RiskLevel | None:
     if case.risk in set(RiskLevel):
         return RiskLevel(case.risk)
     return RiskLevel.HIGH if case.urgent else None
+
+
+def _escalation_due(
+    now: datetime, period: timedelta, waits: Mapping[RiskLevel, timedelta]
+) -> ColumnElement[bool]:
+    """Open, untaken, and waiting since its card or its last re-post for longer than its
+    risk allows (`waits`; any other risk, or none, `period`): `effective_risk` in SQL."""
+    levels = [level.value for level in RiskLevel]
+
+    def since(wait: timedelta) -> ColumnElement[datetime]:
+        return literal(now - wait, UTCDateTime())
+
+    by_risk = sql_case(
+        {level.value: since(wait) for level, wait in waits.items()},
+        value=Case.risk,
+        else_=since(period),
+    )
+    latest = sql_case(
+        (Case.risk.in_(levels), by_risk),
+        (Case.urgent.is_(True), since(waits.get(RiskLevel.HIGH, period))),
+        else_=since(period),
+    )
+    return and_(
+        Case.status == CaseStatus.OPEN,
+        Case.taken_by.is_(None),
+        func.coalesce(Case.escalated_at, Case.created_at) <= latest,
+    )
 
 
 def compact(code: str) -> str:
@@ -563,23 +611,13 @@ class Casework:
         counts as high."""
         now = now or datetime.now(UTC)
         waits = dict(sooner or {RiskLevel.HIGH: period / 3, RiskLevel.IMMINENT: period / 3})
-        shortest = min([period, *waits.values()])
+        due = _escalation_due(now, period, waits)
+        # Asked alone first (one round trip): most minutes nothing is due.
+        if not await read_alone(self._engine, select(exists().where(due))):
+            return []
         codes = []
         async with self._sessions.begin() as session:
-            candidates = (
-                await session.scalars(
-                    select(Case).where(
-                        Case.status == CaseStatus.OPEN,
-                        Case.taken_by.is_(None),
-                        or_(Case.escalated_at.is_(None), Case.escalated_at <= now - shortest),
-                    )
-                )
-            ).all()
-            for case in candidates:
-                wait = waits.get(effective_risk(case) or RiskLevel.MEDIUM, period)
-                since = case.escalated_at or case.created_at
-                if now - since < wait:
-                    continue
+            for case in (await session.scalars(select(Case).where(due))).all():
                 # Compare-and-set: another instance running the same job re-posts it once only.
                 claimed = await session.execute(
                     update(Case)

@@ -12,10 +12,10 @@ from functools import cache
 from pathlib import Path
 from statistics import median
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.db import affected
+from bot.db import affected, read_alone
 from bot.services.outbox import Outbox, enqueue
 from bot.services.staff import ROLE_FOR_KIND
 from models import Case, CaseStep, StaffMember
@@ -100,7 +100,10 @@ class StepState:
 
 
 class RapidResponse:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], outbox: Outbox) -> None:
+    def __init__(
+        self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], outbox: Outbox
+    ) -> None:
+        self._engine = engine
         self._sessions = sessions
         self._outbox = outbox
 
@@ -132,18 +135,21 @@ class RapidResponse:
         """Steps of open cases past their deadline and not done: a notice under the card,
         mentioning coordinators and admins, once per step."""
         now = now or datetime.now(UTC)
+        overdue = and_(
+            CaseStep.done_at.is_(None),
+            CaseStep.overdue_at.is_(None),
+            CaseStep.due_at <= now,
+            Case.status == CaseStatus.OPEN,
+        )
+        steps = select(CaseStep.id, CaseStep.case_id, CaseStep.step).join(
+            Case, Case.id == CaseStep.case_id
+        )
+        # Asked alone first (one round trip): most minutes nothing is overdue.
+        if not await read_alone(self._engine, select(steps.where(overdue).exists())):
+            return 0
         told = 0
         async with self._sessions.begin() as session:
-            rows = await session.execute(
-                select(CaseStep.id, CaseStep.case_id, CaseStep.step)
-                .join(Case, Case.id == CaseStep.case_id)
-                .where(
-                    CaseStep.done_at.is_(None),
-                    CaseStep.overdue_at.is_(None),
-                    CaseStep.due_at <= now,
-                    Case.status == CaseStatus.OPEN,
-                )
-            )
+            rows = await session.execute(steps.where(overdue))
             for row_id, case_id, key in rows.all():
                 # Compare-and-set: with several instances, one of them tells.
                 claimed = await session.execute(

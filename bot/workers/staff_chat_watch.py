@@ -1,7 +1,9 @@
 """Misconfiguration is loud: a staff chat the bot cannot post in (it is not a member, or may
-not open topics in a forum) is found at start and whenever Telegram refuses a message there.
-Every admin is told in a private message, naming the chat and the fix; /healthz turns
-unhealthy; the reports wait in the outbox and go as soon as the chat works again."""
+not open topics in a forum) is found at start, whenever Telegram refuses a message there, and
+as soon as the bot is removed from a group or its rights there change (Telegram tells the bot:
+my_chat_member). Every admin is told in a private message, naming the chat and the fix;
+/healthz turns unhealthy; the reports wait in the outbox and go as soon as the chat works
+again."""
 
 from __future__ import annotations
 
@@ -9,14 +11,21 @@ import asyncio
 import contextlib
 import logging
 
+from telegram import Chat, Update
 from telegram.error import TelegramError
+from telegram.ext import ChatMemberHandler
 
-from bot.app import QorgauApplication
+from bot.app import QorgauApplication, QorgauContext
 from bot.i18n import N_
 from bot.telegram_http import chat_refuses
 
 log = logging.getLogger("qorgau.staff_chats")
-CHECK_EVERY = 60.0  # seconds between looks at the staff chats (a fix is noticed this fast)
+# Seconds between looks at the staff chats while one of them has a problem (a fix is noticed
+# this fast), and while all work: a new problem then shows at once anyway (a refused message,
+# Telegram's word that the bot's membership changed), this look is only the safety net.
+CHECK_EVERY = 60.0
+HEALTHY_CHECK_EVERY = 300.0
+WATCH_GROUP = 3  # the handler group of membership_changed (after every flow's)
 
 PROBLEMS = {
     "not_member": N_(
@@ -46,12 +55,16 @@ class StaffChatWatch:
         self.services = application.services
         self.problems: dict[int, str] = {}  # chat -> what is wrong (for /healthz)
         self._told: set[tuple[int, str]] = set()
+        self.wake = asyncio.Event()  # look now: the bot's membership in a group changed
 
     async def run(self) -> None:
         while True:
+            self.wake.clear()
             with contextlib.suppress(Exception):  # the database may be away: next round
                 await self.check_all()
-            await asyncio.sleep(CHECK_EVERY)
+            every = CHECK_EVERY if self.problems else HEALTHY_CHECK_EVERY
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), every)
 
     async def check_all(self) -> None:
         settings = self.services.settings
@@ -86,6 +99,12 @@ class StaffChatWatch:
             with contextlib.suppress(TelegramError):  # an admin who never opened the bot
                 await self.app.bot.send_message(admin, text)
 
+    async def refused_sending(self, chat: int, problem: str) -> None:
+        """A message to the chat was refused: as `refused`, and the chat is looked at again
+        now and then every CHECK_EVERY, not HEALTHY_CHECK_EVERY (its fix is noticed soon)."""
+        await self.refused(chat, problem)
+        self.wake.set()
+
     async def works(self, chat: int) -> None:
         if self.problems.pop(chat, None) is None:
             return
@@ -106,5 +125,19 @@ def watch_of(application: QorgauApplication) -> StaffChatWatch:
     return watch
 
 
+async def membership_changed(update: Update, context: QorgauContext) -> None:
+    """The bot was removed from a group, added, or its rights there changed: the staff chats
+    are looked at now, not at the next round. (In a private chat: a person blocked or
+    unblocked the bot, nothing to do with staff chats.)"""
+    chat = update.effective_chat
+    if chat is not None and chat.type in (Chat.GROUP, Chat.SUPERGROUP):
+        watch_of(context.app).wake.set()
+
+
 def register(application: QorgauApplication) -> None:
     application.workers.append(run_watch)
+    # A group of its own: the set-up report (handlers/flows/setup.py) answers the same update.
+    application.add_handler(
+        ChatMemberHandler(membership_changed, ChatMemberHandler.MY_CHAT_MEMBER, chat_id=None),
+        group=WATCH_GROUP,
+    )

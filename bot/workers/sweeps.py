@@ -77,6 +77,8 @@ async def end_idle_flows(context: QorgauContext) -> None:
     persistence = application.persistence
     assert isinstance(persistence, DatabasePersistence)
     services = application.services
+    if not await persistence.any_idle(FLOW_TIMEOUT):
+        return
     for handler in application.persistent_conversations():
         assert handler.name is not None
         for key, user_data in await persistence.expire(handler.name, FLOW_TIMEOUT):
