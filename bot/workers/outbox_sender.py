@@ -412,7 +412,7 @@ class Sender:
             # and the admins are told.
             await self._retry(item, "staff chat refuses", None)
             if item.case_id is not None and (case := await self._case(item)) is not None:
-                await watch_of(self.app).refused_sending(await self._chat_for(case), problem)
+                await watch_of(self.app).refused(await self._chat_for(case), problem)
             return
         elif isinstance(error, Undeliverable) or item.kind == "staff_notice":
             await outbox.failed(item.id, _reason(error), tell_staff_of=None)

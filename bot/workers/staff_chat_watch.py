@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from telegram import Chat, Update
 from telegram.error import TelegramError
@@ -58,13 +59,21 @@ class StaffChatWatch:
         self.wake = asyncio.Event()  # look now: the bot's membership in a group changed
 
     async def run(self) -> None:
+        """Looks at start, when woken, and then every CHECK_EVERY while a chat has a problem
+        (one a refused message just reported included), HEALTHY_CHECK_EVERY while all work.
+        A refusal does not wake it: a chat where the bot may not post though it is a member
+        looks fine to `_problem_of`, and a look at once would clear the problem, send the
+        waiting reports again and be refused again, round and round."""
+        looked = -HEALTHY_CHECK_EVERY
         while True:
-            self.wake.clear()
-            with contextlib.suppress(Exception):  # the database may be away: next round
-                await self.check_all()
             every = CHECK_EVERY if self.problems else HEALTHY_CHECK_EVERY
+            if self.wake.is_set() or time.monotonic() - looked >= every:
+                self.wake.clear()
+                looked = time.monotonic()
+                with contextlib.suppress(Exception):  # the database may be away: next round
+                    await self.check_all()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), every)
+                await asyncio.wait_for(self.wake.wait(), CHECK_EVERY)
 
     async def check_all(self) -> None:
         settings = self.services.settings
@@ -98,12 +107,6 @@ class StaffChatWatch:
         for admin in self.services.settings.admin_ids:
             with contextlib.suppress(TelegramError):  # an admin who never opened the bot
                 await self.app.bot.send_message(admin, text)
-
-    async def refused_sending(self, chat: int, problem: str) -> None:
-        """A message to the chat was refused: as `refused`, and the chat is looked at again
-        now and then every CHECK_EVERY, not HEALTHY_CHECK_EVERY (its fix is noticed soon)."""
-        await self.refused(chat, problem)
-        self.wake.set()
 
     async def works(self, chat: int) -> None:
         if self.problems.pop(chat, None) is None:
