@@ -815,32 +815,27 @@ class BotApi:
     ) -> int:
         """`user` adds the bot to a group or changes its rights there (my_chat_member)."""
         self.chat_members[(chat_id, BOT_ID)] = member
+        return await self._bot_moved(user, chat_id, title, {"status": "left"}, member)
+
+    async def bot_removed(self, user: User, chat_id: int) -> int:
+        """`user` removes the bot from a group: it may no longer post there, and Telegram
+        tells the bot (my_chat_member, "left")."""
+        self.left.add(chat_id)
+        was = self.chat_members.pop((chat_id, BOT_ID), admin_member(BOT_USER))
+        return await self._bot_moved(user, chat_id, "Staff", was, {"status": "left"})
+
+    async def _bot_moved(
+        self, user: User, chat_id: int, title: str, old: dict[str, Any], new: dict[str, Any]
+    ) -> int:
+        """The my_chat_member update Telegram sends when the bot's membership changes."""
         update = await self._push(
             {
                 "my_chat_member": {
                     "chat": {"id": chat_id, "type": "supergroup", "title": title},
                     "from": user.as_dict(),
                     "date": int(time.time()),
-                    "old_chat_member": {"status": "left", "user": BOT_USER},
-                    "new_chat_member": member,
-                }
-            }
-        )
-        return int(update["update_id"])
-
-    async def bot_removed(self, user: User, chat_id: int) -> int:
-        """`user` removes the bot from a group: it may no longer post there, and Telegram
-        tells the bot (my_chat_member, "left")."""
-        self.left.add(chat_id)
-        self.chat_members.pop((chat_id, BOT_ID), None)
-        update = await self._push(
-            {
-                "my_chat_member": {
-                    "chat": {"id": chat_id, "type": "supergroup", "title": "Staff"},
-                    "from": user.as_dict(),
-                    "date": int(time.time()),
-                    "old_chat_member": admin_member(BOT_USER),
-                    "new_chat_member": {"status": "left", "user": BOT_USER},
+                    "old_chat_member": {"user": BOT_USER, **old},
+                    "new_chat_member": {"user": BOT_USER, **new},
                 }
             }
         )
