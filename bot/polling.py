@@ -57,10 +57,10 @@ class Dispatch:
             return min([*self.tasks, *self.failed])
         return self.highest + 1 if self.highest else None
 
-    def hand_over(self, updates: list[JSONDict]) -> bool:
-        """Start handling the new ones, and failed ones whose time has come; False if all
-        were in hand already. Only those are turned into Updates: the ones in flight come
-        again with every poll, and parsing them each time cost most of the bot's CPU."""
+    def hand_over(self, updates: list[JSONDict]) -> None:
+        """Start handling the new ones, and failed ones whose time has come. Only those are
+        turned into Updates: the ones in flight come again with every poll, and parsing
+        them each time cost most of the bot's CPU."""
         now = time.monotonic()
         fresh = [
             Update.de_json(u, self.app.bot)
@@ -75,7 +75,6 @@ class Dispatch:
             self.tasks[update.update_id] = task
             task.add_done_callback(functools.partial(self._done, update.update_id))
             self.highest = max(self.highest, update.update_id)
-        return bool(fresh)
 
     def _done(self, update_id: int, task: asyncio.Task[None]) -> None:
         if not task.cancelled():  # one stopped half-way stays unconfirmed
@@ -148,7 +147,12 @@ async def _poll(application: QorgauApplication, stop: asyncio.Event) -> None:
                 log.warning("getUpdates failed: %s", type(error).__name__)
                 await asyncio.sleep(1)
                 continue
-            if updates and not dispatch.hand_over(updates):
+            if updates:
+                # What was handed over is in flight now, and Telegram would answer the next
+                # poll at once with it again: ask again once an update ends (a new update
+                # of another chat waits no longer than IN_FLIGHT_POLL_SECONDS). Asking at
+                # once brought every update twice, a request and its JSON each time.
+                dispatch.hand_over(updates)
                 await dispatch.some_finished(IN_FLIGHT_POLL_SECONDS)
     finally:
         if fetch is not None and not fetch.done():

@@ -12,13 +12,14 @@ names of settings (STAFF_CHAT_ID) and commands with the arguments an admin types
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
 import pytest
 
 from tests.botapi import BotApi, Call, User
-from tests.conftest import ADMIN_ID, make_settings
+from tests.conftest import ADMIN_ID, DEFAULT_BACKEND, make_settings
 from tests.flows import REPORT, code_on_screen, tap_all, tr
 from tests.harness import Harness, Person, Volunteer
 
@@ -126,6 +127,10 @@ async def staff_at_work(h: Harness, admin: Volunteer, locale: str, codes: list[s
     await h.until(h.outbox_empty, timeout=30)
 
 
+@pytest.mark.skipif(
+    bool(os.environ.get("QORGAU_TEST_PASSES")) and DEFAULT_BACKEND == "postgresql",
+    reason="words, not storage: `make test` walks the screens in its SQLite pass only",
+)
 @pytest.mark.parametrize("locale", ["kk", "ru"])
 async def test_no_english_word_on_any_screen(
     botapi: BotApi, database_url: str, locale: str

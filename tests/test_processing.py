@@ -8,6 +8,7 @@ import time
 import pytest
 
 from bot import polling
+from tests.botapi import Fault
 from tests.flows import AFTER_DESCRIPTION, REPORT, cases, tap_all
 from tests.harness import Harness
 
@@ -76,17 +77,34 @@ async def test_an_update_that_ends_while_a_poll_is_out_is_noticed(
     polling waits for an update to end before it asks again. One that ended while the poll
     was on its way went unnoticed: the next person waited the whole pause (IN_FLIGHT_POLL_
     SECONDS; 200 ms, the answers' p95 went from 18 to 150 ms in a burst). Made long here so
-    that a miss shows."""
+    that a miss shows. Two people write at once (one poll brings both); the first's update
+    ends, the bot asks again, and the second's ends while that poll is on its way."""
     monkeypatch.setattr(polling, "IN_FLIGHT_POLL_SECONDS", 30.0)
     api = harness.api
     api.poll_delay = 1.0  # every poll is on its way this long (a slow network)
-    first, second = harness.person(1400), harness.person(1401)
-    await first.send("/start")
-    ended, started = time.monotonic(), api.polls[-1][1][-1]  # (the poll that brought it)
+    first, second, third = harness.person(1400), harness.person(1401), harness.person(1402)
+
+    def second_answered_slowly(method: str, params: dict[str, object]) -> Fault | None:
+        """The second's answer takes half a second (then goes through)."""
+        if method == "sendMessage" and params.get("chat_id") == second.user.id:
+            return Fault(0, "", delay=0.5)
+        return None
+
+    api.fault_rule = second_answered_slowly
+    await api.send(first.user, "/start")
+    await api.send(second.user, "/start")
 
     async def brought_back_after_it_ended() -> bool:
-        return any(at > ended and ids == [started] for at, ids in api.polls)
+        """A poll brought the second's update alone after its answer went out (it was
+        brought first with the first's)."""
+        both = next((ids for _, ids in api.polls if len(ids) == 2), None)
+        answered = [c.at for c in api.calls if c.params.get("chat_id") == second.user.id]
+        return both is not None and any(
+            answered and at > answered[0] + 0.5 and ids == both[1:] for at, ids in api.polls
+        )
 
     await harness.until(brought_back_after_it_ended)
-    await second.send("/start")  # handled within settle's 5 s, not after 30
-    assert second.text.startswith("If you or someone else is in danger now, call:")
+    api.fault_rule = None
+    await third.send("/start")  # handled within settle's 5 s, not after 30
+    assert third.text.startswith("If you or someone else is in danger now, call:")
+
