@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -107,4 +106,3 @@ async def test_an_update_that_ends_while_a_poll_is_out_is_noticed(
     api.fault_rule = None
     await third.send("/start")  # handled within settle's 5 s, not after 30
     assert third.text.startswith("If you or someone else is in danger now, call:")
-
