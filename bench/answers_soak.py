@@ -1,0 +1,124 @@
+"""Answers soak: volunteers answer people for minutes on end, and every answer must reach its
+person. Prints each answer that has not arrived after 40 s, with the outbox's pending rows
+(PostgreSQL, polling). Not a test.
+
+Found on 2026-11-25 (issue 12's note): about one answer in 1,500-4,500 stayed pending, not
+leased and not held, with nothing ahead of it in its case, while the sender went on
+delivering the others; 40 s and more later it had not been tried.
+
+    .venv/bin/python -m bench.answers_soak [--seconds 360]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import re
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench.relay import STAFF_CHAT, staff_ready, to_staff
+from bench.throughput import in_process
+from tests.botapi import BotApi, User
+from tests.conftest import ADMIN_ID, database_for
+
+PEOPLE, VOLUNTEERS, LATE = 20, 15, 40.0
+
+
+async def pending_rows(url: str) -> list[dict[str, Any]]:
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        rows = await connection.fetch(
+            "SELECT id, case_id, kind, due_at, lease_until, sending_since FROM outbox "
+            "WHERE status = 'pending' ORDER BY id"
+        )
+    finally:
+        await connection.close()
+    return [dict(row) for row in rows]
+
+
+def copies(api: BotApi, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each person's first message as the staff chat shows it (answers reply to it)."""
+    relayed: dict[int, dict[str, Any]] = {}
+    for message in api.messages[STAFF_CHAT].values():
+        found = re.search(r"follow-up-(\d+)", str(message.get("text", "")))
+        if found:
+            relayed.setdefault(ids[int(found.group(1)) % PEOPLE], message)
+    return relayed
+
+
+async def soak(api: BotApi, url: str, seconds: float) -> None:
+    ids = [6_000_000 + n for n in range(PEOPLE)]
+    staff = await staff_ready(api, ids, VOLUNTEERS)
+    await to_staff(api, ids, VOLUNTEERS)
+    relayed = copies(api, ids)
+    owner = {uid: staff[ids.index(uid) % VOLUNTEERS] for uid in relayed}
+    spread, rounds, late = random.Random(7), 0, 0
+    deadline = time.monotonic() + seconds
+
+    async def answer(uid: int, copy: dict[str, Any], text: str, mode: str) -> None:
+        nonlocal late
+        if mode != "burst":
+            await asyncio.sleep(spread.random())
+        volunteer = owner[uid] if mode != "admin" else User(ADMIN_ID)
+        started = time.monotonic()
+        await api.send_in_group(volunteer, STAFF_CHAT, text, reply_to=copy)
+        while not any(text in str(m.get("text", "")) for m in api.messages[uid].values()):
+            if time.monotonic() - started > LATE:
+                late += 1
+                print(f"not arrived after {LATE:.0f} s: {text!r} to {uid}", flush=True)
+                for row in await pending_rows(url):
+                    print("  pending:", row, flush=True)
+                return
+            await asyncio.sleep(0.05)
+
+    while time.monotonic() < deadline:
+        for mode in ("volunteer", "burst", "admin"):
+            for _ in range(6):
+                rounds += 1
+                await asyncio.gather(
+                    *(answer(u, c, f"answer {rounds} {mode}", mode) for u, c in relayed.items()),
+                    asyncio.sleep(1.0),
+                )
+    print(f"{rounds} rounds, {rounds * len(relayed)} answers, {late} not arrived in {LATE:.0f} s")
+
+
+async def main_async(seconds: float) -> None:
+    api = BotApi(long_poll=60.0)
+    await api.start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            async for url in database_for("postgresql", Path(tmp)):
+                env = {
+                    "SECRET_KEY": "Qorgau-bench-key-8Vw3Nq6Zr1Kt9Hx4Lm2Pb7Yc",
+                    "STAFF_CHAT_ID": str(STAFF_CHAT),
+                    "ADMIN_IDS": str(ADMIN_ID),
+                    "DATABASE_URL": url,
+                    "DEFAULT_LOCALE": "en",
+                    "WEBHOOK_URL": "",
+                    "MAX_OPEN_CASES_PER_VOLUNTEER": "0",
+                }
+                process = await in_process(api, "bot", env)
+                try:
+                    await soak(api, url, seconds)
+                finally:
+                    process.send_signal(signal.SIGTERM)
+                    await asyncio.wait_for(process.wait(), 30)
+    finally:
+        await api.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=360.0)
+    asyncio.run(main_async(parser.parse_args().seconds))
+
+
+if __name__ == "__main__":
+    main()
