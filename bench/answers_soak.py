@@ -2,7 +2,7 @@
 person. Prints each answer that has not arrived after 40 s, with the outbox's pending rows
 (PostgreSQL, polling). Not a test.
 
-Found on 2026-11-25 (issue 12's note): about one answer in 1,500-4,500 stayed pending, not
+Found on 2026-11-25 (issue 12's note): about one answer in 1,000-4,500 stayed pending, not
 leased and not held, with nothing ahead of it in its case, while the sender went on
 delivering the others; 40 s and more later it had not been tried.
 
