@@ -23,7 +23,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.relay import STAFF_CHAT, staff_ready, to_staff
+from bench.relay import STAFF_CHAT, bot_env, staff_ready, to_staff
 from bench.throughput import in_process
 from tests.botapi import BotApi, User
 from tests.conftest import ADMIN_ID, database_for
@@ -95,16 +95,7 @@ async def main_async(seconds: float) -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             async for url in database_for("postgresql", Path(tmp)):
-                env = {
-                    "SECRET_KEY": "Qorgau-bench-key-8Vw3Nq6Zr1Kt9Hx4Lm2Pb7Yc",
-                    "STAFF_CHAT_ID": str(STAFF_CHAT),
-                    "ADMIN_IDS": str(ADMIN_ID),
-                    "DATABASE_URL": url,
-                    "DEFAULT_LOCALE": "en",
-                    "WEBHOOK_URL": "",
-                    "MAX_OPEN_CASES_PER_VOLUNTEER": "0",
-                }
-                process = await in_process(api, "bot", env)
+                process = await in_process(api, "bot", bot_env(url))
                 try:
                     await soak(api, url, seconds)
                 finally:

@@ -173,22 +173,26 @@ async def phase(pid: int, database: str, api: BotApi, run: Coroutine[Any, Any, l
     return cpu_ms, (await commits(database) - xacts) / len(latencies), latencies, seconds
 
 
+def bot_env(url: str) -> dict[str, str]:
+    """The bot's settings for these benchmarks: polling, PostgreSQL at `url`."""
+    return {
+        "SECRET_KEY": "Qorgau-bench-key-8Vw3Nq6Zr1Kt9Hx4Lm2Pb7Yc",
+        "STAFF_CHAT_ID": str(STAFF_CHAT),
+        "ADMIN_IDS": str(ADMIN_ID),
+        "DATABASE_URL": url,
+        "DEFAULT_LOCALE": "en",
+        "WEBHOOK_URL": "",
+        # One volunteer takes every case here (the limit per volunteer is 5 by default).
+        "MAX_OPEN_CASES_PER_VOLUNTEER": "0",
+    }
+
+
 async def measure_qorgau(api: BotApi, people: int, count: int, rounds: int) -> dict[str, Row]:
     results: dict[str, Row] = {}
     with tempfile.TemporaryDirectory() as tmp:
         async for url in database_for("postgresql", Path(tmp)):
             database = url.rsplit("/", 1)[1]
-            env = {
-                "SECRET_KEY": "Qorgau-bench-key-8Vw3Nq6Zr1Kt9Hx4Lm2Pb7Yc",
-                "STAFF_CHAT_ID": str(STAFF_CHAT),
-                "ADMIN_IDS": str(ADMIN_ID),
-                "DATABASE_URL": url,
-                "DEFAULT_LOCALE": "en",
-                "WEBHOOK_URL": "",
-                # One volunteer takes every case here (the limit per volunteer is 5 by default).
-                "MAX_OPEN_CASES_PER_VOLUNTEER": "0",
-            }
-            process = await in_process(api, "bot", env)
+            process = await in_process(api, "bot", bot_env(url))
             began = time.monotonic()
             try:
                 ids = [6_000_000 + n for n in range(people)]
