@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from alembic import command
 from alembic.config import Config
@@ -368,7 +368,7 @@ def _parts(statement: Statement | Announced) -> list[Part] | None:
 def _complete(statement: Executable, row: dict[str, Any]) -> bool:
     """Whether the row gives every column SQLAlchemy would fill in itself (a Python-side
     default; it does not for a statement run with others)."""
-    needs = _traits(statement)[1]
+    needs = _traits(statement).needs
     return needs is not None and needs <= row.keys()
 
 
@@ -376,19 +376,22 @@ def _changes(bound: Bound) -> str | None:
     """The table a keyed UPDATE, DELETE or INSERT … ON CONFLICT may change rows of (None: a
     plain INSERT, which only adds rows). Two ON CONFLICT of one key in one statement would
     fail ("cannot affect row a second time") where one by one they do not."""
-    return _traits(bound.statement)[0]
+    return _traits(bound.statement).changes
 
 
 # What `_complete` and `_changes` ask of a statement, by its id (with the statement, so that
 # a new one given an old one's id is not taken for it): worked out once, not for every
 # relayed message (going over its table's columns each time was most of `_prepared`'s
 # 75 µs, three times a message).
-_TRAITS: dict[int, tuple[Executable, tuple[str | None, frozenset[str] | None]]] = {}
+class _Traits(NamedTuple):
+    changes: str | None  # the table it may change rows of (see `_changes`)
+    needs: frozenset[str] | None  # the columns a row must give (None: it cannot go with others)
 
 
-def _traits(statement: Executable) -> tuple[str | None, frozenset[str] | None]:
-    """(the table it may change rows of, the columns a row must give; None: it cannot go
-    with others)."""
+_TRAITS: dict[int, tuple[Executable, _Traits]] = {}
+
+
+def _traits(statement: Executable) -> _Traits:
     kept = _TRAITS.get(id(statement))
     if kept is not None and kept[0] is statement:
         return kept[1]
@@ -401,7 +404,7 @@ def _traits(statement: Executable) -> tuple[str | None, frozenset[str] | None]:
             needs = frozenset()
     # (_post_values_clause: where SQLAlchemy keeps ON CONFLICT)
     adds_only = isinstance(statement, Insert) and statement._post_values_clause is None
-    traits = (None if adds_only else ("" if table is None else str(table)), needs)
+    traits = _Traits(None if adds_only else ("" if table is None else str(table)), needs)
     if len(_TRAITS) > 512:  # (a few dozen built-once statements in practice)
         _TRAITS.clear()
     _TRAITS[id(statement)] = (statement, traits)

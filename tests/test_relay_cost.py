@@ -88,8 +88,8 @@ class Brought:
     polls: list[list[int]]
 
     def within(self, per_message: int) -> None:
-        """One poll more in all is let through: an update still in flight after
-        IN_FLIGHT_POLL_SECONDS (a loaded machine) is brought once more."""
+        """One poll more in all is let through, as `Cost.within` lets one stray
+        transaction through."""
         assert len(self.polls) <= per_message * MESSAGES + 1, self.polls
 
 
