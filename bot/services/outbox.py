@@ -90,6 +90,18 @@ _ERASED = update(_OUTBOX).where(_ROW).values(payload="{}")
 _SENT_ERASED = _SENT.values(payload="{}")
 
 
+def _first_of_its_case() -> ColumnElement[bool]:
+    """No older row of the same case waits in the same direction (a case's messages arrive
+    in order). For a query of OutboxMessage."""
+    t, earlier = OutboxMessage, aliased(OutboxMessage)
+    return ~exists().where(
+        earlier.case_id == t.case_id,
+        earlier.status == "pending",
+        earlier.id < t.id,
+        _one_of(earlier.kind, TO_PERSON) == _one_of(t.kind, TO_PERSON),
+    )
+
+
 def _free(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     """Pending and not claimed by a live sender."""
     c = _OUTBOX.c
@@ -237,9 +249,12 @@ class OutboxItem:
 @dataclass(frozen=True)
 class NothingDue:
     """The claim found nothing to send; `next_due` is when something falls due (a retry, a
-    lease running out), read in the same transaction. None: nothing pending at all."""
+    lease running out), read in the same transaction. None: nothing pending at all.
+    `behind`: rows wait behind an earlier one of their case (being sent, or due later):
+    they go once it is sent, not at a time of their own."""
 
     next_due: datetime | None
+    behind: bool = False
 
 
 @dataclass(frozen=True)
@@ -472,7 +487,7 @@ class Outbox:
 
         Built once, with parameters (`_pick_params`): building and keying a statement this
         size each time cost more CPU than running it."""
-        t, earlier = OutboxMessage, aliased(OutboxMessage)
+        t = OutboxMessage
         now = bindparam("now", type_=t.due_at.type)
         recent = [bindparam(f"recent{n}", type_=Integer) for n in range(RECENT)]
         return (
@@ -482,12 +497,7 @@ class Outbox:
                 t.due_at <= now,
                 self._not_held(),
                 self._in_window(),
-                ~exists().where(
-                    earlier.case_id == t.case_id,
-                    earlier.status == "pending",
-                    earlier.id < t.id,
-                    _one_of(earlier.kind, TO_PERSON) == _one_of(t.kind, TO_PERSON),
-                ),
+                _first_of_its_case(),
             )
             .outerjoin(Case, Case.id == t.case_id)
             .outerjoin(StaffMember, StaffMember.telegram_id == Case.taken_by)
@@ -523,7 +533,7 @@ class Outbox:
                     await session.execute(self._pick_once, self._pick_params(now, recent))
                 ).all()
                 if not rows:
-                    due = await self._next_due(session, now)
+                    nothing = await self._next_due(session, now)
                 else:
                     row, case_row, taker = rows[0]
                     # Read before the claim below: an earlier try may have reached Telegram.
@@ -535,7 +545,7 @@ class Outbox:
             for then in written:  # committed: what the statements announce may go
                 then()
             if not rows:
-                return NothingDue(due)
+                return nothing
             if affected(claimed) == 1:
                 item = _item(row, case_row, taker, uncertain=uncertain)
                 return Claimed(item, more=len(rows) > 1)
@@ -652,25 +662,33 @@ class Outbox:
 
     async def next_due(self) -> datetime | None:
         async with self._sessions() as session:
-            return await self._next_due(session, datetime.now(UTC))
+            return (await self._next_due(session, datetime.now(UTC))).next_due
 
-    def _due(self) -> Select[datetime | None]:
+    def _due(self) -> Select[datetime | None, int | None]:
         """When the next pending row may be claimed: its due time, or for a row being sent
-        (leased), when the lease runs out. Rows held or outside their safe times wait for
-        the person, not for a time, and are left out. Built once, like `_pick`."""
+        (leased), when the lease runs out; and whether rows wait behind an earlier one of
+        their case. Those go when it is sent, not at their own due time (counted in, the
+        sender would look a hundred times a second while the earlier one was on its way).
+        Rows held or outside their safe times wait for the person, not for a time, and
+        are left out. Built once, like `_pick`."""
         t = OutboxMessage
         now = bindparam("now", type_=t.due_at.type)
+        first = _first_of_its_case()
+        when = case((t.lease_until > now, t.lease_until), else_=t.due_at)
         return (
-            select(func.min(case((t.lease_until > now, t.lease_until), else_=t.due_at)))
+            select(
+                func.min(case((first, when), else_=None)),
+                func.max(case((first, 0), else_=1)),
+            )
             .outerjoin(Case, Case.id == t.case_id)
             .where(t.status == "pending", self._not_held(), self._in_window())
         )
 
-    async def _next_due(self, session: AsyncSession, now: datetime) -> datetime | None:
-        due: datetime | None = await session.scalar(
-            self._due_once, {"now": now, **self._window_params()}
-        )
-        return due
+    async def _next_due(self, session: AsyncSession, now: datetime) -> NothingDue:
+        due, behind = (
+            await session.execute(self._due_once, {"now": now, **self._window_params()})
+        ).one()
+        return NothingDue(due, behind=bool(behind))
 
     async def prune_sent(self, now: datetime | None = None) -> int:
         """Delete rows sent more than KEEP_SENT ago (found by the status, due_at index)."""

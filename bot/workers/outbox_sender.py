@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import traceback
 from collections import deque
 from contextvars import ContextVar
@@ -158,11 +159,20 @@ class Sender:
         self._helper_wanted = asyncio.Semaphore(0)  # released: one sleeping worker looks
         self._helpers_idle = 0
         self._watching = False  # the first worker waits for new rows
+        self._watching_until: datetime | None = None  # and looks again then at the latest
         self._forum: dict[int, bool] = {}
         self.recent: deque[int] = deque(maxlen=RECENT)  # served last: others go first
         self.handed: deque[OutboxItem] = deque()  # claimed for us as they were added
-        self._no_backlog = False  # the last claim found nothing due
+        # What the sender knows between looks. A look that finds nothing due counts only
+        # if no row was announced while it was under way: its query may have run before
+        # that row was written (a stale "nothing" once left an answer pending for minutes
+        # while others went: bench.answers_soak). So announcements are counted, and a look
+        # remembers the count it began at.
+        self._announced = 0  # rows announced (added, or due again) since the start
+        self._clear_as_of: int | None = None  # the count when the last empty look began
+        self._looked_at = 0.0  # (monotonic) when that look began
         self._next_due: datetime | None = None  # and when the next row falls due then
+        self._behind = False  # and whether rows wait behind others being sent
 
     @property
     def staff_t(self) -> Any:
@@ -178,7 +188,7 @@ class Sender:
         try:
             await asyncio.gather(*(self._work(first=n == 0) for n in range(WORKERS)))
         finally:
-            self._no_backlog = False
+            self._announce()
             await asyncio.shield(self._hand_back())
 
     async def _hand_back(self) -> None:
@@ -188,10 +198,27 @@ class Sender:
             with contextlib.suppress(Exception):
                 await self.services.outbox.retry(item.id, 0, "stopped", timedelta(0))
 
+    def _announce(self) -> None:
+        """Rows to claim (added, or due again): none are handed over ahead of them, and the
+        next worker free looks."""
+        self._announced += 1
+
+    @property
+    def _poll(self) -> float:
+        return IDLE_POLL if self.services.leases is not None else IDLE_POLL_ALONE
+
+    def _clear(self) -> bool:
+        """The last look found nothing due, no row was announced since it began, and it
+        is not older than the idle look's time: what no event announced (another
+        instance's rows) is found then, even while rows are handed over all the time."""
+        return (
+            self._clear_as_of == self._announced and time.monotonic() - self._looked_at < self._poll
+        )
+
     def _room(self) -> bool:
         """Rows may be handed over as they are added: the last look found nothing else due
         (handed rows never go ahead of others), and a worker is free for each."""
-        return self._no_backlog and len(self.handed) < WORKERS
+        return self._clear() and len(self.handed) < WORKERS
 
     def _handed(self, item: OutboxItem) -> None:
         """A row claimed for us as it was added (Outbox.add): the next free worker sends it."""
@@ -208,13 +235,8 @@ class Sender:
         finished: list[Statement] = []
         while True:
             if self.handed:  # first: a handed row's lease must not run out waiting
-                if finished:  # the last row's "sent" (with no claim to go with)
-                    await self._write(finished)
-                    finished = []
-                    # It may have added rows (a "delivered" mark): claimed before more are
-                    # handed over.
-                    self._no_backlog = False
-                item = self.handed.popleft()
+                item = await self._take_handed(finished)
+                finished = []
             elif finished and self._nothing_new():
                 # The last look found nothing due and nothing was added since: the "sent"
                 # alone, without looking again (two statements fewer per relayed message).
@@ -233,7 +255,7 @@ class Sender:
             try:
                 finished = await self.deliver(item)
                 if not finished:  # not sent: it is due again later, or a notice was added
-                    self._no_backlog = False
+                    self._announce()
                 if any(isinstance(statement, Handing) for statement in finished):
                     # It hands a row to us (a "delivered" mark): written now, no claim.
                     await self._write(finished)
@@ -243,8 +265,19 @@ class Sender:
                 log.warning("outbox bookkeeping failed: %s", type(error).__name__)
                 await asyncio.sleep(1)
 
+    async def _take_handed(self, finished: list[Statement]) -> OutboxItem:
+        """The next row handed over, taken before the last row's "sent" is written (with
+        no claim to go with): another worker may take the rest meanwhile."""
+        item = self.handed.popleft()
+        if self.handed:  # more: a sleeping worker takes the next
+            self._wake_a_helper()
+        if finished:
+            await self._write(finished)
+        return item
+
     async def _claimed(self, finished: list[Statement], *, first: bool) -> Claimed | None:
         """The next row to send, or None after a wait (for work, or the database)."""
+        announced, began = self._announced, time.monotonic()
         try:
             claimed = await self._claim(finished)
         except asyncio.CancelledError:
@@ -254,21 +287,29 @@ class Sender:
             log.warning("outbox claim failed: %s", type(error).__name__)
             await asyncio.sleep(1)
             return None
-        self._no_backlog = isinstance(claimed, NothingDue)
         if isinstance(claimed, Claimed):
+            self._clear_as_of = None
             if claimed.more:
                 self._wake_a_helper()  # there is more: one more worker looks
             return claimed
-        self._next_due = claimed.next_due
+        self._clear_as_of, self._looked_at = announced, began
+        self._next_due, self._behind = claimed.next_due, claimed.behind
+        due, until = claimed.next_due, self._watching_until
+        if self._watching and due is not None and until is not None and due < until:
+            # Another worker found a row due before the first one looks (one it failed to
+            # send, to try again soon): the first one waits for that instead.
+            self.wake.set()
         await self._rest(first=first)
         return None
 
     def _nothing_new(self) -> bool:
         """Whether a look now would find nothing: the last one found nothing due, no row
-        was added since (Outbox.watch wakes the sender for each), and nothing it knew of
-        has fallen due (a row a worker failed to send is due again: it looks then)."""
+        was announced since it began (Outbox.watch tells the sender of each), nothing it
+        knew of has fallen due (a row a worker failed to send is due again: it looks
+        then), and no row waits behind one being sent (the "sent" of that one lets it
+        go: claimed with it)."""
         due = self._next_due
-        return self._no_backlog and (due is None or due > datetime.now(UTC))
+        return self._clear() and not self._behind and (due is None or due > datetime.now(UTC))
 
     async def _rest(self, *, first: bool) -> None:
         """Nothing to do: the first worker waits for work or for the next row to fall due,
@@ -304,7 +345,7 @@ class Sender:
             raise
 
     def _new_rows(self) -> None:
-        self._no_backlog = False  # rows to claim: none handed over ahead of them
+        self._announce()
         self.wake.set()
         if not self._watching:  # the first worker is busy sending: another one looks
             self._wake_a_helper()
@@ -325,11 +366,10 @@ class Sender:
         some wakes the sender: Outbox.watch), or the idle look's time passes: what no event
         announces (another instance's rows) is found then; safe times open on the hour."""
         now = datetime.now(UTC)
-        poll = IDLE_POLL if self.services.leases is not None else IDLE_POLL_ALONE
-        delay = min(poll, self.services.outbox.until_next_hour(now))
+        delay = min(self._poll, self.services.outbox.until_next_hour(now))
         if due is not None:
             delay = min(max((due - now).total_seconds(), 0.01), delay)
-        self._watching = True
+        self._watching, self._watching_until = True, now + timedelta(seconds=delay)
         try:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), delay)
@@ -791,7 +831,7 @@ class Sender:
         is written (it takes it next: no other worker need wake); built now, not before the
         send, so that its lease starts now (a long send must not leave it run out)."""
         hand_to = self.handed.append if self._room() else None
-        marked = delivered_mark(payload, case.topic_id, hand_to)
+        marked = delivered_mark(payload, case.topic_id, hand_to, self._new_rows)
         return [*self.services.casework.answered(case), *marked]
 
     async def _texts_to_person(

@@ -1,0 +1,189 @@
+"""The sender never loses sight of a pending row (issue 12). Between looks at the outbox it
+goes by what it was told (rows added, rows handed over as they are written): a row it was
+not told of, or whose news a look already under way overwrote, must still go within the idle
+look's time, even while other answers keep it busy; and a row waiting behind an earlier one
+of its case does not make it look again and again."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert, select
+
+from bot.services.outbox import new_row
+from bot.settings import Settings
+from models import Case, OutboxMessage
+from tests.botapi import BotApi, Fault
+from tests.conftest import make_settings
+from tests.flows import report
+from tests.harness import Harness, Person, Volunteer
+from tests.test_staff import delivered, join_as
+
+IDLE_LOOK = 2.0  # the idle look's time in these tests (60 s in a bot alone)
+
+
+@pytest.fixture
+def settings(botapi: BotApi, database_url: str) -> Settings:
+    return make_settings(botapi, database_url, default_locale="en")
+
+
+async def taken_cases(harness: Harness, people: list[Person]) -> tuple[Volunteer, list[str]]:
+    """Dana has taken a case of each of `people`."""
+    dana = await join_as(harness, "lawyer", 1501, "Dana")
+    codes = [await report(person, description="hello") for person in people]
+    await delivered(harness)
+    for code in codes:
+        await dana.press(dana.card(code), "Take")
+    await delivered(harness)
+    return dana, codes
+
+
+def got(person: Person, text: str) -> bool:
+    return any(m.get("text") == f"Helpline: {text}" for m in person.bot_messages())
+
+
+def answered(person: Person, text: str) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return got(person, text)
+
+    return check
+
+
+async def test_a_row_nobody_announced_goes_within_the_idle_look_while_answers_keep_coming(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by bench.answers_soak: with volunteers answering all the time, each answer
+    handed to the sender as it was written, an answer whose news a stale look had overwritten
+    stayed pending for minutes. The idle look was a sleep's time limit, and every handed
+    answer woke the sender before it ran out. Now a look happens at least once per idle
+    look's time, whatever keeps the sender busy. The row here is one the sender was not told
+    of at all (another process wrote it): the same state, made on purpose."""
+    monkeypatch.setattr("bot.workers.outbox_sender.IDLE_POLL_ALONE", IDLE_LOOK)
+    people = [harness.person(1510 + n) for n in range(4)]
+    quiet = harness.person(1519)
+    dana, codes = await taken_cases(harness, [*people, quiet])
+    assert harness.app is not None
+    services = harness.app.services
+    async with services.sessions() as session:
+        case_id = await session.scalar(select(Case.id).where(Case.code == codes[-1]))
+    payload = {"chat_id": dana.staff_chat, "message_id": 1, "media": "text", "text": "unseen"}
+
+    # Dana answers the others in turn, each once the last has gone and the sender has
+    # nothing else of its own to do: each answer is handed over as it is written and
+    # wakes the sender, well within the idle look. Once she is under way, an answer is
+    # written that the sender is not told of; she goes on until it arrives (at most 6 s).
+    async def only_it_pending() -> bool:
+        async with services.sessions() as session:
+            ids = (
+                await session.scalars(
+                    select(OutboxMessage.id).where(OutboxMessage.status == "pending")
+                )
+            ).all()
+        return len(ids) <= (1 if written else 0)
+
+    started, written, before, n = time.monotonic(), 0.0, 0, 0
+    while not got(quiet, "unseen") and time.monotonic() - (written or started) < 6:
+        if not written and time.monotonic() - started > IDLE_LOOK / 4:
+            async with services.engine.begin() as connection:  # not through the bot
+                row = new_row("to_person", case_id, payload, leased=False)
+                await connection.execute(insert(OutboxMessage), row)
+            written, before = time.monotonic(), n
+        person, code = people[n % len(people)], codes[n % len(people)]
+        await dana.write_in_staff_chat(f"answer {n}", reply_to=dana.card(code))
+        await harness.until(answered(person, f"answer {n}"))
+        await harness.until(only_it_pending)
+        n += 1
+    waited = time.monotonic() - written
+    assert got(quiet, "unseen"), f"still pending after {waited:.1f} s and {n - before} answers"
+    # Within the idle look (and one answer's round), not after the answers stopped.
+    assert waited < IDLE_LOOK + 1.0, waited
+    assert n - before >= 2  # the others' answers went on meanwhile
+
+
+@contextmanager
+def statements_on(harness: Harness) -> Iterator[list[str]]:
+    assert harness.app is not None
+    engine = harness.app.services.engine.sync_engine
+    seen: list[str] = []
+
+    def on_statement(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)
+
+
+async def test_an_answer_waiting_behind_one_on_its_way_does_not_make_the_sender_spin(
+    harness: Harness, botapi: BotApi
+) -> None:
+    """A row behind an earlier one of its case is due, but cannot go before it. Counted as
+    due, it made the sender look again at once after every look that found nothing: about
+    a hundred looks (transactions) a second for as long as the earlier one was on its way."""
+    person, other = harness.person(1520), harness.person(1521)
+    dana, (code, other_code) = await taken_cases(harness, [person, other])
+
+    def slow(method: str, params: dict[str, Any]) -> Fault | None:
+        """The other's answer takes a second, the person's first answer three."""
+        delays = {"Helpline: to the other": 1.0, "Helpline: first": 3.0}
+        if method == "sendMessage" and params.get("text") in delays:
+            return Fault(0, "", delay=delays[str(params["text"])])
+        return None
+
+    botapi.fault_rule = slow
+    with statements_on(harness) as statements:
+        # The sender's first worker takes the other's answer; another worker the person's
+        # first, and the second waits behind it. The first worker is free after a second,
+        # and looks: the person's second is due, and waits two seconds more.
+        await dana.write_in_staff_chat("to the other", reply_to=dana.card(other_code))
+        await dana.write_in_staff_chat("first", reply_to=dana.card(code))
+        await dana.write_in_staff_chat("second", reply_to=dana.card(code))
+        await harness.until(answered(person, "second"))
+    texts = [m.get("text") for m in person.bot_messages()]
+    assert texts.index("Helpline: first") < texts.index("Helpline: second")
+    assert got(other, "to the other")
+    # Three answers (each its update, "sent", the "delivered" mark) and a few looks: was
+    # hundreds of statements.
+    assert len(statements) < 60, len(statements)
+
+
+async def test_an_answer_to_try_again_soon_is_tried_then_whichever_worker_failed(
+    harness: Harness, botapi: BotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telegram answers an answer's send with a 5xx: it is tried again half a second later.
+    When the worker that failed was not the one that waits for the next row to fall due,
+    that one slept on until its own time (the idle look: a minute in a bot alone)."""
+    monkeypatch.setattr("bot.workers.outbox_sender.IDLE_POLL_ALONE", 10.0)
+    person, other = harness.person(1530), harness.person(1531)
+    dana, (code, other_code) = await taken_cases(harness, [person, other])
+    failed: list[float] = []
+
+    def slow_then_failing(method: str, params: dict[str, Any]) -> Fault | None:
+        """The other's answer takes a second; the person's fails once with a 500, after
+        two seconds on its way."""
+        if method != "sendMessage":
+            return None
+        if params.get("text") == "Helpline: to the other":
+            return Fault(0, "", delay=1.0)
+        if params.get("text") == "Helpline: hello" and not failed:
+            failed.append(time.monotonic() + 2.0)
+            return Fault(500, "Internal Server Error", delay=2.0)
+        return None
+
+    botapi.fault_rule = slow_then_failing
+    # The first worker takes the other's answer (a second on its way); another one the
+    # person's. The first worker is free first, looks, and sleeps until something is due
+    # (nothing but the row on its way); then the person's fails.
+    await dana.write_in_staff_chat("to the other", reply_to=dana.card(other_code))
+    await dana.write_in_staff_chat("hello", reply_to=dana.card(code))
+    await harness.until(answered(person, "hello"), timeout=15)
+    arrived = next(
+        c.at for c in botapi.calls if c.params.get("text") == "Helpline: hello" and c.at > failed[0]
+    )
+    assert arrived - failed[0] < 3.0, arrived - failed[0]
