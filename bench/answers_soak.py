@@ -60,6 +60,7 @@ async def soak(api: BotApi, url: str, seconds: float) -> None:
     relayed = copies(api, ids)
     owner = {uid: staff[ids.index(uid) % VOLUNTEERS] for uid in relayed}
     spread, rounds, late = random.Random(7), 0, 0
+    took: list[float] = []  # from the volunteer's message to the person's copy
     deadline = time.monotonic() + seconds
 
     async def answer(uid: int, copy: dict[str, Any], text: str, mode: str) -> None:
@@ -77,6 +78,7 @@ async def soak(api: BotApi, url: str, seconds: float) -> None:
                     print("  pending:", row, flush=True)
                 return
             await asyncio.sleep(0.05)
+        took.append(time.monotonic() - started)
 
     while time.monotonic() < deadline:
         for mode in ("volunteer", "burst", "admin"):
@@ -87,6 +89,11 @@ async def soak(api: BotApi, url: str, seconds: float) -> None:
                     asyncio.sleep(1.0),
                 )
     print(f"{rounds} rounds, {rounds * len(relayed)} answers, {late} not arrived in {LATE:.0f} s")
+    took.sort()
+    if took:
+        p99 = took[min(len(took) - 1, int(len(took) * 0.99))]
+        median, most = took[len(took) // 2], took[-1]
+        print(f"arrived: median {median:.2f} s, p99 {p99:.2f} s, max {most:.2f} s")
 
 
 async def main_async(seconds: float) -> None:

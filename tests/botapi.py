@@ -101,6 +101,33 @@ def admin_member(user: dict[str, Any], **rights: bool) -> dict[str, Any]:
     return member
 
 
+RESTRICTED_RIGHTS = (
+    "can_change_info",
+    "can_invite_users",
+    "can_pin_messages",
+    "can_send_messages",
+    "can_send_polls",
+    "can_send_other_messages",
+    "can_add_web_page_previews",
+    "can_manage_topics",
+    "can_send_audios",
+    "can_send_documents",
+    "can_send_photos",
+    "can_send_videos",
+    "can_send_video_notes",
+    "can_send_voice_notes",
+    "can_edit_tag",
+    "can_react_to_messages",
+)
+
+
+def restricted_member(user: dict[str, Any], **rights: bool) -> dict[str, Any]:
+    """A ChatMemberRestricted (still a member): every right on, but those given."""
+    member: dict[str, Any] = {"status": "restricted", "user": user, "is_member": True}
+    member.update({right: rights.get(right, True) for right in RESTRICTED_RIGHTS})
+    return {**member, "until_date": 0}
+
+
 @dataclass
 class Call:
     method: str
@@ -234,6 +261,8 @@ class BotApi:
         self.chat_members: dict[tuple[int, int], dict[str, Any]] = {}
         self.left: set[int] = set()  # groups the bot is not a member of
         self.no_topic_rights: set[int] = set()  # forums where the bot may not open topics
+        # Groups where the bot is a member but may not post (an admin restricted it).
+        self.may_not_post: set[int] = set()
         # (chat, message) -> the bot's reaction on it (setMessageReaction), as members see it
         self.reactions: dict[tuple[int, int], list[str]] = {}
         # chat id -> the reactions its admins allow (a chat not listed allows them all)
@@ -357,6 +386,8 @@ class BotApi:
             return Fault(403, "Forbidden: bot was blocked by the user")
         if chat_id in self.left and method != "getMe":
             return Fault(403, "Forbidden: bot is not a member of the supergroup chat")
+        if chat_id in self.may_not_post and method.startswith(("send", "copy", "forward")):
+            return Fault(400, "Bad Request: not enough rights to send text messages to the chat")
         if method == "createForumTopic" and chat_id in self.no_topic_rights:
             return Fault(400, "Bad Request: not enough rights to create a topic")
         thread = params.get("message_thread_id")
@@ -582,6 +613,8 @@ class BotApi:
         key = (int(params["chat_id"]), int(params["user_id"]))
         if key in self.chat_members:
             return self.chat_members[key]
+        if key[1] == BOT_ID and key[0] in self.may_not_post:
+            return restricted_member(BOT_USER, can_send_messages=False)
         if key[1] == BOT_ID:
             return admin_member(BOT_USER, can_manage_topics=key[0] not in self.no_topic_rights)
         return {"status": "member", "user": {"id": key[1], "is_bot": False, "first_name": "T"}}

@@ -121,3 +121,39 @@ async def test_the_bot_removed_from_the_staff_chat_is_named_to_the_admins_at_onc
         )
         status, body = await healthz(settings)
         assert status == 503 and body["staff_chats"] == {str(STAFF_CHAT_ID): "not_member"}
+
+
+async def test_a_staff_chat_where_the_bot_may_not_post_stays_named_until_it_is_fixed(
+    botapi: BotApi, settings: Settings
+) -> None:
+    """The bot is a member, but an admin took away its right to post. The watch saw a
+    member and nothing wrong: each of its looks cleared the problem (/healthz healthy
+    again), sent the waiting report again, was refused again, and told the admins again."""
+    botapi.may_not_post.add(STAFF_CHAT_ID)
+    async with started(botapi, settings) as h:
+        named = f"The bot cannot write in the staff chat {STAFF_CHAT_ID}: it is not a member"
+        await admin_told(h, named)  # at start, before any report is refused
+        code = await report(h.person(502), description=None)
+        assert h.app is not None
+        watch = watch_of(h.app)
+        for _ in range(2):  # the watch's next looks (once a minute)
+            await watch.check_all()
+            status, body = await healthz(settings)
+            assert status == 503 and body["staff_chats"] == {str(STAFF_CHAT_ID): "not_member"}
+        told = [
+            c
+            for c in botapi.calls
+            if c.method == "sendMessage"
+            and c.params["chat_id"] == ADMIN_ID
+            and named in str(c.params.get("text"))
+        ]
+        assert len(told) == 1, len(told)
+        botapi.may_not_post.discard(STAFF_CHAT_ID)  # an admin gives the right back
+        await watch.check_all()
+        await delivered(h)
+        assert any(
+            str(m.get("text", "")).startswith(f"<b>{code}</b>")
+            for m in botapi.messages[STAFF_CHAT_ID].values()
+        )
+        status, _ = await healthz(settings)
+        assert status == 200

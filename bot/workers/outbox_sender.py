@@ -52,9 +52,10 @@ T = TypeVar("T")
 # Outbox kinds delivered by other modules (the rest by a `_kind` method of the Sender).
 DELIVERIES = {**REFERRAL_DELIVERIES, **MARK_DELIVERIES, **RAPID_DELIVERIES}
 WORKERS = 8  # rows delivered at the same time (each of a different case)
-# The longest an idle sender waits without looking (see Sender._sleep): with several
-# instances, for another one's rows; alone, every row is announced or its time known, and
-# the look is a safety net (it cost the idle bot a quarter of its CPU every 5 s).
+# The longest the sender goes without looking (Sender._sleep, Sender._clear), idle or
+# busy with rows handed to it: with several instances, for another one's rows; alone,
+# every row is announced or its time known, and the look is a safety net (it cost the
+# idle bot a quarter of its CPU every 5 s).
 IDLE_POLL = 5.0
 IDLE_POLL_ALONE = 60.0
 # Messages of the row being delivered that Telegram took already (a long text goes in parts).

@@ -12,7 +12,16 @@ import contextlib
 import logging
 import time
 
-from telegram import Chat, Update
+from telegram import (
+    Chat,
+    ChatFullInfo,
+    ChatMember,
+    ChatMemberBanned,
+    ChatMemberLeft,
+    ChatMemberMember,
+    ChatMemberRestricted,
+    Update,
+)
 from telegram.error import TelegramError
 from telegram.ext import ChatMemberHandler
 
@@ -50,6 +59,19 @@ def problem_in(error: Exception) -> str | None:
     return "topics" if "topic" in str(error).lower() else "not_member"
 
 
+def may_post(chat: ChatFullInfo, member: ChatMember) -> bool:
+    """Whether the bot may post in the chat: a member that an admin restricted, or a plain
+    member where members may not write, may not (its messages are refused; seen as fine,
+    the watch cleared the problem each round, and the admins heard of it again)."""
+    if isinstance(member, ChatMemberLeft | ChatMemberBanned):
+        return False
+    if isinstance(member, ChatMemberRestricted):
+        return member.can_send_messages
+    if isinstance(member, ChatMemberMember):
+        return chat.permissions is None or chat.permissions.can_send_messages is not False
+    return True  # the owner or an administrator
+
+
 class StaffChatWatch:
     def __init__(self, application: QorgauApplication) -> None:
         self.app = application
@@ -61,17 +83,20 @@ class StaffChatWatch:
     async def run(self) -> None:
         """Looks at start, when woken, and then every CHECK_EVERY while a chat has a problem
         (one a refused message just reported included), HEALTHY_CHECK_EVERY while all work.
-        A refusal does not wake it: a chat where the bot may not post though it is a member
-        looks fine to `_problem_of`, and a look at once would clear the problem, send the
-        waiting reports again and be refused again, round and round."""
+        A refusal does not wake it: a refusal `_problem_of` cannot explain (it sees
+        membership, the right to post and the right to open topics) would look fine, and a
+        look at once would clear the problem, send the waiting reports again and be refused
+        again, round and round."""
         looked = -HEALTHY_CHECK_EVERY
         while True:
             every = CHECK_EVERY if self.problems else HEALTHY_CHECK_EVERY
             if self.wake.is_set() or time.monotonic() - looked >= every:
                 self.wake.clear()
                 looked = time.monotonic()
-                with contextlib.suppress(Exception):  # the database may be away: next round
+                try:
                     await self.check_all()
+                except Exception as error:  # the database may be away: next round
+                    log.warning("staff chat watch failed: %s", type(error).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), CHECK_EVERY)
 
@@ -87,12 +112,14 @@ class StaffChatWatch:
     async def _problem_of(self, chat: int) -> str | None:
         bot = self.app.bot
         try:
-            if (await bot.get_chat(chat)).is_forum:
-                member = await bot.get_chat_member(chat, bot.id)
-                if not getattr(member, "can_manage_topics", False):
-                    return "topics"
+            found = await bot.get_chat(chat)
+            member = await bot.get_chat_member(chat, bot.id)
         except TelegramError as error:
             return problem_in(error)  # None for a hiccup: looked at again next round
+        if not may_post(found, member):
+            return "not_member"
+        if found.is_forum and not getattr(member, "can_manage_topics", False):
+            return "topics"
         return None
 
     async def refused(self, chat: int, problem: str) -> None:
