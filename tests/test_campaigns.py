@@ -27,9 +27,11 @@ def bot(
 
 
 def quiet_now() -> str:
-    """Quiet hours that hold now, whatever the hour the suite runs at."""
+    """Quiet hours that hold now, whatever the hour the suite runs at, and for the next
+    hour too: a test that starts at 23:59 still runs in them (one hour only, it failed
+    when the hour struck between the bot's start and the admin's "Send")."""
     hour = datetime.now(ALMATY).hour
-    return f"{hour}-{(hour + 1) % 24}"
+    return f"{hour}-{(hour + 2) % 24}"
 
 
 def quiet_far_from_now() -> tuple[str, int]:
