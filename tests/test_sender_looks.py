@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -187,3 +188,52 @@ async def test_an_answer_to_try_again_soon_is_tried_then_whichever_worker_failed
         c.at for c in botapi.calls if c.params.get("text") == "Helpline: hello" and c.at > failed[0]
     )
     assert arrived - failed[0] < 3.0, arrived - failed[0]
+
+
+async def test_a_send_that_outlasts_its_lease_is_not_taken_again(
+    harness: Harness, botapi: BotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claimed row is the sender's for a lease (30 s), so that a row of a sender that died
+    goes again. A send can outlast it while the bot is alive: it waits for the staff group's
+    pace (one message every 3 s), and eight workers may wait for it. A look then took the row
+    again, and the staff saw the person's message twice ("Sent again"). Now the sender
+    starts the lease again while it holds the row. The lease is 2 s here, the send 4 s."""
+    monkeypatch.setattr("bot.services.outbox.LEASE", timedelta(seconds=2))
+    person, other = harness.person(1540), harness.person(1541)
+    await report(person, description="hello")
+    await delivered(harness)
+
+    slowed: list[bool] = []
+
+    def slow(method: str, params: dict[str, Any]) -> Fault | None:
+        if method == "sendMessage" and "slow one" in str(params.get("text")) and not slowed:
+            slowed.append(True)
+            return Fault(0, "", delay=4.0)  # on its way for 4 s, then it arrives
+        return None
+
+    botapi.fault_rule = slow
+    await person.send("slow one")
+    sending = next(c.at for c in botapi.calls if "slow one" in str(c.params.get("text")))
+
+    async def lease_would_be_over() -> bool:
+        return time.monotonic() - sending > 2.5
+
+    await harness.until(lease_would_be_over)
+    # Someone else reports meanwhile: the sender looks (for their card), and the slow
+    # one's row is there, its lease run out.
+    await report(other, description="hi")
+    await delivered(harness)
+
+    async def slow_one_arrived() -> bool:  # (its send took 4 s: after that)
+        return any(
+            str(m.get("text")).endswith(": slow one") and not str(m.get("text")).startswith("↻")
+            for m in botapi.messages[harness.settings.staff_chat_id].values()
+        )
+
+    await harness.until(slow_one_arrived)
+    copies = [
+        m
+        for m in botapi.messages[harness.settings.staff_chat_id].values()
+        if "slow one" in str(m.get("text"))
+    ]
+    assert len(copies) == 1, [m.get("text") for m in copies]

@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import Handing, Statement
+from bot.db import Bound, Handing, Statement
 from bot.services.errors import NotStaff
 from bot.services.outbox import Outbox, OutboxItem, enqueue, new_row
 from bot.services.scrub import scrub
@@ -62,32 +62,31 @@ def mark_payload(chat_id: int, message_id: int, thread: int | None, mark: str) -
 
 # Built once (see Bound), on the table (cheaper in a session): every answer delivered runs it.
 _OUTBOX = cast(Table, OutboxMessage.__table__)
-_OWE_MARK = insert(_OUTBOX).returning(_OUTBOX.c.id)
+_OWE_MARK = insert(_OUTBOX)
+_OWE_MARK_HANDED = insert(_OUTBOX).returning(_OUTBOX.c.id)
 
 
 def delivered_mark(
     payload: dict[str, Any],
     thread: int | None,
-    hand_to: Callable[[OutboxItem], None] | None,
-    announce: Callable[[], None],
+    hand_to: Callable[[OutboxItem], None] | None = None,
 ) -> list[Statement]:
     """The statement that owes the volunteer a "delivered" mark on their answer, written in
     the transaction that records its delivery (none for what no volunteer wrote).
     `hand_to`: the sender, which has room now: the row is claimed as it is written and
     handed over once that commits (no claim of its own; a crash first leaves it leased,
-    and it goes when the lease runs out). Else `announce` is called once it is written:
-    the row is new to the sender, which must look for it."""
+    and it goes when the lease runs out)."""
     if not payload.get("mark"):
         return []
     values = mark_payload(payload["chat_id"], payload["message_id"], thread, MARK_DELIVERED)
     row = new_row(OutboxKind.STAFF_MARK, None, values, leased=hand_to is not None)
     if hand_to is None:
-        return [Handing(_OWE_MARK, row, keyed=True, then=lambda _row_id: announce())]
+        return [Bound(_OWE_MARK, row, keyed=True)]
 
     def handed(row_id: int) -> None:
         hand_to(OutboxItem(row_id, OutboxKind.STAFF_MARK, None, values, attempts=0))
 
-    return [Handing(_OWE_MARK, row, keyed=True, then=handed)]
+    return [Handing(_OWE_MARK_HANDED, row, keyed=True, then=handed)]
 
 
 class Notes:

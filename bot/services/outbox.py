@@ -62,6 +62,7 @@ ANSWERS_AFTER_WRITING = timedelta(minutes=30)
 # The cases served last that the claim puts behind the others (round robin).
 RECENT = 64
 # A claimed row is someone's for this long; a sender that died frees it by simply expiring.
+# A live sender starts it again while it still holds the row (Sender._keep_leases).
 LEASE = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(minutes=5)
 # Payload fields that hold the person's chat (encrypted): erased by /forget.
@@ -93,12 +94,20 @@ _SENT_ERASED = _SENT.values(payload="{}")
 def _first_of_its_case() -> ColumnElement[bool]:
     """No older row of the same case waits in the same direction (a case's messages arrive
     in order). For a query of OutboxMessage."""
+    return ~_earlier_waits()
+
+
+def _earlier_waits(leased_after: BindParameter[datetime] | None = None) -> ColumnElement[bool]:
+    """An older row of the same case waits in the same direction (being sent: leased
+    after `leased_after`, if given)."""
     t, earlier = OutboxMessage, aliased(OutboxMessage)
-    return ~exists().where(
+    leased = [] if leased_after is None else [earlier.lease_until > leased_after]
+    return exists().where(
         earlier.case_id == t.case_id,
         earlier.status == "pending",
         earlier.id < t.id,
         _one_of(earlier.kind, TO_PERSON) == _one_of(t.kind, TO_PERSON),
+        *leased,
     )
 
 
@@ -250,8 +259,8 @@ class OutboxItem:
 class NothingDue:
     """The claim found nothing to send; `next_due` is when something falls due (a retry, a
     lease running out), read in the same transaction. None: nothing pending at all.
-    `behind`: rows wait behind an earlier one of their case (being sent, or due later):
-    they go once it is sent, not at a time of their own."""
+    `behind`: rows wait behind an earlier one of their case that is being sent: they go
+    once it is sent, not at a time of their own."""
 
     next_due: datetime | None
     behind: bool = False
@@ -583,6 +592,18 @@ class Outbox:
             if tell_staff_of is not None:
                 enqueue(session, "staff_notice", tell_staff_of, notice=error)
 
+    async def keep_leases(self, item_ids: Sequence[int]) -> None:
+        """The sender still holds these rows (a send waiting for its chat's pace, a row
+        handed over waiting for a worker): their leases start again, so that no look takes
+        one for a row whose sender is gone while it is still on its way."""
+        keep = (
+            update(_OUTBOX)
+            .where(_OUTBOX.c.id.in_(item_ids), _OUTBOX.c.status == "pending")
+            .values(lease_until=datetime.now(UTC) + LEASE)
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(keep)
+
     async def retry(
         self,
         item_id: int,
@@ -667,18 +688,18 @@ class Outbox:
     def _due(self) -> Select[datetime | None, int | None]:
         """When the next pending row may be claimed: its due time, or for a row being sent
         (leased), when the lease runs out; and whether rows wait behind an earlier one of
-        their case. Those go when it is sent, not at their own due time (counted in, the
-        sender would look a hundred times a second while the earlier one was on its way).
-        Rows held or outside their safe times wait for the person, not for a time, and
-        are left out. Built once, like `_pick`."""
+        their case that is being sent. Those go when it is sent, not at their own due time
+        (counted in, the sender would look a hundred times a second while the earlier one
+        was on its way); behind one due later, they go after it, whose time counts. Rows
+        held or outside their safe times wait for the person, not for a time, and are left
+        out. Built once, like `_pick`."""
         t = OutboxMessage
         now = bindparam("now", type_=t.due_at.type)
-        first = _first_of_its_case()
         when = case((t.lease_until > now, t.lease_until), else_=t.due_at)
         return (
             select(
-                func.min(case((first, when), else_=None)),
-                func.max(case((first, 0), else_=1)),
+                func.min(case((_first_of_its_case(), when), else_=None)),
+                func.max(case((_earlier_waits(leased_after=now), 1), else_=0)),
             )
             .outerjoin(Case, Case.id == t.case_id)
             .where(t.status == "pending", self._not_held(), self._in_window())

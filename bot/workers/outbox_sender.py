@@ -29,6 +29,7 @@ from bot.db import Handing, Statement, execute_all
 from bot.i18n import N_
 from bot.message_parts import CAPTION_LIMIT, TEXT_LIMIT, split_text, visible_length
 from bot.rate_limiter import ChatWentQuiet, ToPerson
+from bot.services import outbox as outbox_rows
 from bot.services.intake_form import writes_as_child
 from bot.services.notes import delivered_mark
 from bot.services.outbox import RECENT, TO_PERSON, Claimed, NothingDue, OutboxItem
@@ -164,6 +165,7 @@ class Sender:
         self._forum: dict[int, bool] = {}
         self.recent: deque[int] = deque(maxlen=RECENT)  # served last: others go first
         self.handed: deque[OutboxItem] = deque()  # claimed for us as they were added
+        self._held: dict[int, float] = {}  # rows leased to us: since when (monotonic)
         # What the sender knows between looks. A look that finds nothing due counts only
         # if no row was announced while it was under way: its query may have run before
         # that row was written (a stale "nothing" once left an answer pending for minutes
@@ -171,7 +173,7 @@ class Sender:
         # remembers the count it began at.
         self._announced = 0  # rows announced (added, or due again) since the start
         self._clear_as_of: int | None = None  # the count when the last empty look began
-        self._looked_at = 0.0  # (monotonic) when that look began
+        self._trusted_until = 0.0  # (monotonic) and when it is too old: see _clear
         self._next_due: datetime | None = None  # and when the next row falls due then
         self._behind = False  # and whether rows wait behind others being sent
 
@@ -187,7 +189,9 @@ class Sender:
         # Different cases at the same time (a case's rows still go one by one, in order):
         # one chat waiting for its pace does not hold the others.
         try:
-            await asyncio.gather(*(self._work(first=n == 0) for n in range(WORKERS)))
+            await asyncio.gather(
+                *(self._work(first=n == 0) for n in range(WORKERS)), self._keep_leases()
+            )
         finally:
             self._announce()
             await asyncio.shield(self._hand_back())
@@ -198,6 +202,30 @@ class Sender:
             item = self.handed.popleft()
             with contextlib.suppress(Exception):
                 await self.services.outbox.retry(item.id, 0, "stopped", timedelta(0))
+
+    async def _keep_leases(self) -> None:
+        """Every third of a lease, the leases of rows held that long start again. A send
+        can outlast a lease while it waits for its chat's pace (a staff group takes one
+        message every 3 s, and eight workers may wait for it) or a row handed over waits
+        for a worker; a look would then take the row again and send it twice."""
+        while True:
+            every = outbox_rows.LEASE.total_seconds() / 3
+            await asyncio.sleep(every)
+            now = time.monotonic()
+            held = [row for row, since in self._held.items() if now - since >= every]
+            if held:
+                try:
+                    await self.services.outbox.keep_leases(held)
+                except Exception as error:  # the database is away: the next round
+                    log.warning("outbox leases not kept: %s", type(error).__name__)
+
+    def _hold(self, item: OutboxItem) -> None:
+        self._held.setdefault(item.id, time.monotonic())
+
+    def _handed_here(self, item: OutboxItem) -> None:
+        """A row handed to this worker (it takes it next: no one need wake)."""
+        self._hold(item)
+        self.handed.append(item)
 
     def _announce(self) -> None:
         """Rows to claim (added, or due again): none are handed over ahead of them, and the
@@ -210,11 +238,10 @@ class Sender:
 
     def _clear(self) -> bool:
         """The last look found nothing due, no row was announced since it began, and it
-        is not older than the idle look's time: what no event announced (another
-        instance's rows) is found then, even while rows are handed over all the time."""
-        return (
-            self._clear_as_of == self._announced and time.monotonic() - self._looked_at < self._poll
-        )
+        is not older than the idle look's time, nor from an hour gone (safe times open on
+        the hour): what no event announced (another instance's rows) is found then, even
+        while rows are handed over all the time."""
+        return self._clear_as_of == self._announced and time.monotonic() < self._trusted_until
 
     def _room(self) -> bool:
         """Rows may be handed over as they are added: the last look found nothing else due
@@ -223,6 +250,7 @@ class Sender:
 
     def _handed(self, item: OutboxItem) -> None:
         """A row claimed for us as it was added (Outbox.add): the next free worker sends it."""
+        self._hold(item)
         self.handed.append(item)
         self.wake.set()
         if not self._watching:  # the first worker is busy sending: another one takes it
@@ -253,6 +281,7 @@ class Sender:
                 item = claimed.item
             if item.case_id is not None:
                 self.recent.append(item.case_id)
+            self._hold(item)
             try:
                 finished = await self.deliver(item)
                 if not finished:  # not sent: it is due again later, or a notice was added
@@ -265,6 +294,8 @@ class Sender:
                 # runs out and it is sent again, marked as possibly repeated
                 log.warning("outbox bookkeeping failed: %s", type(error).__name__)
                 await asyncio.sleep(1)
+            finally:
+                self._held.pop(item.id, None)
 
     async def _take_handed(self, finished: list[Statement]) -> OutboxItem:
         """The next row handed over, taken before the last row's "sent" is written (with
@@ -279,6 +310,7 @@ class Sender:
     async def _claimed(self, finished: list[Statement], *, first: bool) -> Claimed | None:
         """The next row to send, or None after a wait (for work, or the database)."""
         announced, began = self._announced, time.monotonic()
+        trust = min(self._poll, self.services.outbox.until_next_hour(datetime.now(UTC)))
         try:
             claimed = await self._claim(finished)
         except asyncio.CancelledError:
@@ -293,7 +325,7 @@ class Sender:
             if claimed.more:
                 self._wake_a_helper()  # there is more: one more worker looks
             return claimed
-        self._clear_as_of, self._looked_at = announced, began
+        self._clear_as_of, self._trusted_until = announced, began + trust
         self._next_due, self._behind = claimed.next_due, claimed.behind
         due, until = claimed.next_due, self._watching_until
         if self._watching and due is not None and until is not None and due < until:
@@ -368,6 +400,8 @@ class Sender:
         announces (another instance's rows) is found then; safe times open on the hour."""
         now = datetime.now(UTC)
         delay = min(self._poll, self.services.outbox.until_next_hour(now))
+        if self._clear_as_of is not None:  # and no later than the last look goes stale
+            delay = min(max(self._trusted_until - time.monotonic(), 0.01), delay)
         if due is not None:
             delay = min(max((due - now).total_seconds(), 0.01), delay)
         self._watching, self._watching_until = True, now + timedelta(seconds=delay)
@@ -831,8 +865,13 @@ class Sender:
         marked "delivered". If nothing else waits, the mark is handed to this worker as it
         is written (it takes it next: no other worker need wake); built now, not before the
         send, so that its lease starts now (a long send must not leave it run out)."""
-        hand_to = self.handed.append if self._room() else None
-        marked = delivered_mark(payload, case.topic_id, hand_to, self._new_rows)
+        hand_to = self._handed_here if self._room() else None
+        if hand_to is None and payload.get("mark"):
+            # A row added with this "sent": news, so the "sent" goes with a look (which
+            # finds it) and nothing is handed over before it (not announced: it is not
+            # written yet, and this worker looks next).
+            self._announce()
+        marked = delivered_mark(payload, case.topic_id, hand_to)
         return [*self.services.casework.answered(case), *marked]
 
     async def _texts_to_person(
