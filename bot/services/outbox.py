@@ -595,10 +595,12 @@ class Outbox:
     async def keep_leases(self, item_ids: Sequence[int]) -> None:
         """The sender still holds these rows (a send waiting for its chat's pace, a row
         handed over waiting for a worker): their leases start again, so that no look takes
-        one for a row whose sender is gone while it is still on its way."""
+        one for a row whose sender is gone while it is still on its way. Not a row given
+        back meanwhile (a retry clears its lease): it would wait for a lease nobody holds."""
+        c = _OUTBOX.c
         keep = (
             update(_OUTBOX)
-            .where(_OUTBOX.c.id.in_(item_ids), _OUTBOX.c.status == "pending")
+            .where(c.id.in_(item_ids), c.status == "pending", c.lease_until.is_not(None))
             .values(lease_until=datetime.now(UTC) + LEASE)
         )
         async with self._engine.begin() as connection:
