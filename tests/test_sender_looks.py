@@ -191,14 +191,24 @@ async def test_an_answer_to_try_again_soon_is_tried_then_whichever_worker_failed
 
 
 async def test_a_send_that_outlasts_its_lease_is_not_taken_again(
-    harness: Harness, botapi: BotApi, monkeypatch: pytest.MonkeyPatch
+    botapi: BotApi, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A claimed row is the sender's for a lease (30 s), so that a row of a sender that died
     goes again. A send can outlast it while the bot is alive: it waits for the staff group's
     pace (one message every 3 s), and eight workers may wait for it. A look then took the row
     again, and the staff saw the person's message twice ("Sent again"). Now the sender
-    starts the lease again while it holds the row. The lease is 2 s here, the send 4 s."""
+    starts the lease again while it holds the row. The lease is 2 s here (set before the
+    bot starts: the sender reads it then), the send 4 s."""
     monkeypatch.setattr("bot.services.outbox.LEASE", timedelta(seconds=2))
+    harness = Harness(botapi, settings)
+    await harness.start()
+    try:
+        await _outlasts_its_lease(harness, botapi)
+    finally:
+        await harness.stop()
+
+
+async def _outlasts_its_lease(harness: Harness, botapi: BotApi) -> None:
     person, other = harness.person(1540), harness.person(1541)
     await report(person, description="hello")
     await delivered(harness)
