@@ -247,3 +247,34 @@ async def _outlasts_its_lease(harness: Harness, botapi: BotApi) -> None:
         if "slow one" in str(m.get("text"))
     ]
     assert len(copies) == 1, [m.get("text") for m in copies]
+
+
+async def test_a_retry_is_not_held_up_by_a_long_send_of_the_watching_worker(
+    harness: Harness, botapi: BotApi
+) -> None:
+    """One worker of the sender watches for rows falling due; the others wait to be told of
+    work. While the watching one was itself in a long send (a staff group's pace can hold
+    a send for half a minute), a row to try again soon waited until it was done."""
+    person, other = harness.person(1550), harness.person(1551)
+    dana, (code, other_code) = await taken_cases(harness, [person, other])
+    failed: list[float] = []
+
+    def slow_then_failing(method: str, params: dict[str, Any]) -> Fault | None:
+        """The other's answer takes 6 s; the person's fails once with a 500."""
+        if method != "sendMessage":
+            return None
+        if params.get("text") == "Helpline: to the other":
+            return Fault(0, "", delay=6.0)
+        if params.get("text") == "Helpline: hello" and not failed:
+            failed.append(time.monotonic())
+            return Fault(500, "Internal Server Error")
+        return None
+
+    botapi.fault_rule = slow_then_failing
+    # The watching worker takes the other's answer (6 s on its way); another one the
+    # person's, which fails at once and is due again half a second later.
+    await dana.write_in_staff_chat("to the other", reply_to=dana.card(other_code))
+    await dana.write_in_staff_chat("hello", reply_to=dana.card(code))
+    await harness.until(answered(person, "hello"), timeout=15)
+    tries = [c.at for c in botapi.calls if c.params.get("text") == "Helpline: hello"]
+    assert tries[1] - tries[0] < 3.0, tries[1] - tries[0]  # was 5.2 s

@@ -160,7 +160,7 @@ class Sender:
         self.wake = asyncio.Event()
         self._helper_wanted = asyncio.Semaphore(0)  # released: one sleeping worker looks
         self._helpers_idle = 0
-        self._watching = False  # the first worker waits for new rows
+        self._watching = False  # a worker waits for new rows, and for rows to fall due
         self._watching_until: datetime | None = None  # and looks again then at the latest
         self._forum: dict[int, bool] = {}
         self.recent: deque[int] = deque(maxlen=RECENT)  # served last: others go first
@@ -189,9 +189,7 @@ class Sender:
         # Different cases at the same time (a case's rows still go one by one, in order):
         # one chat waiting for its pace does not hold the others.
         try:
-            await asyncio.gather(
-                *(self._work(first=n == 0) for n in range(WORKERS)), self._keep_leases()
-            )
+            await asyncio.gather(*(self._work() for _ in range(WORKERS)), self._keep_leases())
         finally:
             self._announce()
             await asyncio.shield(self._hand_back())
@@ -253,13 +251,13 @@ class Sender:
         self._hold(item)
         self.handed.append(item)
         self.wake.set()
-        if not self._watching:  # the first worker is busy sending: another one takes it
+        if not self._watching:  # the watching worker is busy: another one takes it
             self._wake_a_helper()
 
-    async def _work(self, *, first: bool) -> None:
-        """The first worker watches the outbox (woken by new rows, or when one falls due);
-        the others sleep until it finds work, so an idle bot asks the database once a
-        wait, not once per worker. Marking a row sent and claiming the next are one
+    async def _work(self) -> None:
+        """One worker with nothing to do watches the outbox (woken by new rows, or when one
+        falls due); the others sleep until it finds work, so an idle bot asks the database
+        once a wait, not once per worker. Marking a row sent and claiming the next are one
         transaction."""
         finished: list[Statement] = []
         while True:
@@ -271,10 +269,10 @@ class Sender:
                 # alone, without looking again (two statements fewer per relayed message).
                 await self._write(finished)
                 finished = []
-                await self._rest(first=first)
+                await self._rest()
                 continue
             else:
-                claimed = await self._claimed(finished, first=first)
+                claimed = await self._claimed(finished)
                 finished = []
                 if claimed is None:
                     continue
@@ -307,7 +305,7 @@ class Sender:
             await self._write(finished)
         return item
 
-    async def _claimed(self, finished: list[Statement], *, first: bool) -> Claimed | None:
+    async def _claimed(self, finished: list[Statement]) -> Claimed | None:
         """The next row to send, or None after a wait (for work, or the database)."""
         announced, began = self._announced, time.monotonic()
         trust = min(self._poll, self.services.outbox.until_next_hour(datetime.now(UTC)))
@@ -329,10 +327,10 @@ class Sender:
         self._next_due, self._behind = claimed.next_due, claimed.behind
         due, until = claimed.next_due, self._watching_until
         if self._watching and due is not None and until is not None and due < until:
-            # Another worker found a row due before the first one looks (one it failed to
-            # send, to try again soon): the first one waits for that instead.
+            # Another worker found a row due before the watching one looks (one it failed
+            # to send, to try again soon): the watching one waits for that instead.
             self.wake.set()
-        await self._rest(first=first)
+        await self._rest()
         return None
 
     def _nothing_new(self) -> bool:
@@ -344,11 +342,13 @@ class Sender:
         due = self._next_due
         return self._clear() and not self._behind and (due is None or due > datetime.now(UTC))
 
-    async def _rest(self, *, first: bool) -> None:
-        """Nothing to do: the first worker waits for work or for the next row to fall due,
-        the others for the first to find work."""
+    async def _rest(self) -> None:
+        """Nothing to do: the worker watches for work and for the next row to fall due, or,
+        if another one watches, waits for it to find work. Not always the same worker: the
+        one that watched may be in a long send (a staff group's pace can hold one for half
+        a minute), and a row to try again soon would wait for it."""
         if not self.handed:
-            await (self._sleep(self._next_due) if first else self._wait_for_work())
+            await (self._wait_for_work() if self._watching else self._sleep(self._next_due))
 
     async def _write(self, finished: list[Statement]) -> None:
         """A row's "sent" on its own (see `_uncut`). Lost (the database is away), the row's
@@ -380,7 +380,7 @@ class Sender:
     def _new_rows(self) -> None:
         self._announce()
         self.wake.set()
-        if not self._watching:  # the first worker is busy sending: another one looks
+        if not self._watching:  # no worker watches: another one looks
             self._wake_a_helper()
 
     def _wake_a_helper(self) -> None:
