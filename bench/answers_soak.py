@@ -5,7 +5,7 @@ person. Prints each answer that has not arrived after 40 s, with the outbox's pe
 Found on 2026-11-25 (issue 12's note): about one answer in 1,000-4,500 stayed pending, not
 leased and not held, with nothing ahead of it in its case, while the sender went on
 delivering the others; 40 s and more later it had not been tried. Fixed the same day (a
-stale "nothing due" wiped the news of it: Sender._clear); 0 of 21,600 since.
+stale "nothing due" wiped the news of it: Sender._clear); 0 of 27,000 since.
 
     .venv/bin/python -m bench.answers_soak [--seconds 360]
 """
