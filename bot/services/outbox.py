@@ -40,6 +40,7 @@ from bot.db import (
     Bound,
     Statement,
     affected,
+    execute_all,
     run_one,
     run_returning,
     run_statements,
@@ -603,8 +604,7 @@ class Outbox:
             .where(c.id.in_(item_ids), c.status == "pending", c.lease_until.is_not(None))
             .values(lease_until=datetime.now(UTC) + LEASE)
         )
-        async with self._engine.begin() as connection:
-            await connection.execute(keep)
+        await execute_all(self._engine, keep)
 
     async def retry(
         self,

@@ -308,7 +308,6 @@ class Sender:
     async def _claimed(self, finished: list[Statement]) -> Claimed | None:
         """The next row to send, or None after a wait (for work, or the database)."""
         announced, began = self._announced, time.monotonic()
-        trust = min(self._poll, self.services.outbox.until_next_hour(datetime.now(UTC)))
         try:
             claimed = await self._claim(finished)
         except asyncio.CancelledError:
@@ -323,7 +322,9 @@ class Sender:
             if claimed.more:
                 self._wake_a_helper()  # there is more: one more worker looks
             return claimed
-        self._clear_as_of, self._trusted_until = announced, began + trust
+        hour_ends = time.monotonic() + self.services.outbox.until_next_hour(datetime.now(UTC))
+        self._clear_as_of = announced
+        self._trusted_until = min(began + self._poll, hour_ends)
         self._next_due, self._behind = claimed.next_due, claimed.behind
         due, until = claimed.next_due, self._watching_until
         if self._watching and due is not None and until is not None and due < until:
