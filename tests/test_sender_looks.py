@@ -6,14 +6,18 @@ of its case does not make it look again and again."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
+from bot.app import QorgauApplication
+from bot.db import make_engine
 from bot.services.outbox import new_row
 from bot.settings import Settings
 from models import Case, OutboxMessage
@@ -248,3 +252,97 @@ async def test_a_retry_is_not_held_up_by_a_long_send_of_the_watching_worker(
     watching worker takes the other's answer (6 s on its way), another one the person's,
     which fails at once and is due again half a second later. Was 5.2 s."""
     assert await retried_after(harness, botapi, other_takes=6.0, failing_takes=0.0) < 3.0
+
+
+async def test_a_row_taken_from_the_handed_ones_as_the_bot_stops_goes_back_at_once(
+    botapi: BotApi, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker takes the next row handed to it, then writes the last one's "sent". A stop
+    during that write took the row with it: not sent, yet leased, so after a restart it
+    waited for its lease (30 s) and reached the staff marked "Sent again". Now it goes back
+    with the other handed rows. Two workers here: the first staff copy takes 1 s, the
+    other worker is on a long send, and the third person's message is handed over
+    meanwhile; the first copy's "sent" waits on a lock the test holds until the stop."""
+    if settings.database_url.startswith("sqlite"):
+        pytest.skip("the write is held by a table lock on PostgreSQL")
+    monkeypatch.setattr("bot.workers.outbox_sender.WORKERS", 2)
+    harness = Harness(botapi, settings)
+    app = await harness.start()
+    try:
+        await _stopped_while_writing(harness, botapi, app)
+        # Nothing is left leased: "second" went back, and the first copy's "sent" was
+        # written (cut off, the first would go again after its lease, marked).
+        engine = make_engine(settings.database_url)
+        async with engine.connect() as connection:
+            pending = (
+                await connection.execute(
+                    select(OutboxMessage.payload, OutboxMessage.lease_until).where(
+                        OutboxMessage.status == "pending"
+                    )
+                )
+            ).all()
+        await engine.dispose()
+        assert sorted((json.loads(p)["text"], lease) for p, lease in pending) == [
+            ("long", None),  # (its send was cut off by the stop: it goes again, marked)
+            ("second", None),
+        ]
+        await harness.start()  # as after a deploy
+
+        async def second_arrived() -> bool:
+            staff = botapi.messages[settings.staff_chat_id].values()
+            return any(str(m.get("text")).endswith(": second") for m in staff)
+
+        await harness.until(second_arrived)  # (its lease is 30 s)
+        copies = [
+            str(m.get("text"))
+            for m in botapi.messages[settings.staff_chat_id].values()
+            if str(m.get("text")).endswith(": second")
+        ]
+        assert len(copies) == 1 and not copies[0].startswith("↻"), copies
+    finally:
+        await harness.stop()
+
+
+async def _stopped_while_writing(harness: Harness, botapi: BotApi, app: QorgauApplication) -> None:
+    first, slow, third = harness.person(1550), harness.person(1551), harness.person(1552)
+    for person in (first, slow, third):
+        await report(person, description="hello")
+    await delivered(harness)
+
+    def on_their_way(method: str, params: dict[str, Any]) -> Fault | None:
+        text = str(params.get("text"))
+        if method == "sendMessage" and text.endswith(": long"):
+            return Fault(0, "", delay=20.0)
+        if method == "sendMessage" and text.endswith(": first"):
+            return Fault(0, "", delay=1.0)
+        return None
+
+    botapi.fault_rule = on_their_way
+    engine = make_engine(harness.settings.database_url)
+    async with engine.connect() as lock, engine.connect() as look:
+        await lock.begin()
+        # A copy's "sent" links it to its case: it waits for this lock.
+        await lock.execute(text("LOCK TABLE relay_links IN EXCLUSIVE MODE"))
+        await slow.send("long")
+        await first.send("first")
+        await third.send("second")
+
+        async def sent_waits() -> bool:
+            waiting = await look.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            )
+            return bool(waiting)
+
+        await harness.until(sent_waits)
+        stopping = asyncio.create_task(harness.stop())
+
+        async def workers_stopping() -> bool:
+            return all(t.cancelling() or t.done() for t in app.background)
+
+        await harness.until(workers_stopping)
+        await lock.commit()
+        await stopping
+    await engine.dispose()

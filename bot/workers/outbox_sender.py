@@ -188,9 +188,19 @@ class Sender:
             await self.services.outbox.due_now()
         # Different cases at the same time (a case's rows still go one by one, in order):
         # one chat waiting for its pace does not hold the others.
+        tasks = [asyncio.ensure_future(self._work()) for _ in range(WORKERS)]
+        tasks.append(asyncio.ensure_future(self._keep_leases()))
         try:
-            await asyncio.gather(*(self._work() for _ in range(WORKERS)), self._keep_leases())
+            await asyncio.gather(*tasks)
         finally:
+            # gather ends as soon as one worker is cancelled: the others may still be
+            # finishing a write (`_uncut`), and a row one of them took back must be handed
+            # back too. So every worker ends first. Each is cancelled once only: a second
+            # cancel would cut the write `_uncut` lets finish (a "sent" lost: sent twice).
+            for task in tasks:
+                if not task.cancelling():
+                    task.cancel()
+            await asyncio.wait(tasks)
             self._announce()
             await asyncio.shield(self._hand_back())
 
@@ -302,7 +312,13 @@ class Sender:
         if self.handed:  # more: a sleeping worker takes the next
             self._wake_a_helper()
         if finished:
-            await self._write(finished)
+            try:
+                await self._write(finished)
+            except asyncio.CancelledError:
+                # Stopped while writing: the row is not sent, and goes back with the other
+                # handed ones (`run`), not after its lease, marked "Sent again".
+                self.handed.appendleft(item)
+                raise
         return item
 
     async def _claimed(self, finished: list[Statement]) -> Claimed | None:
