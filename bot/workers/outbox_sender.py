@@ -188,19 +188,16 @@ class Sender:
             await self.services.outbox.due_now()
         # Different cases at the same time (a case's rows still go one by one, in order):
         # one chat waiting for its pace does not hold the others.
-        tasks = [asyncio.ensure_future(self._work()) for _ in range(WORKERS)]
-        tasks.append(asyncio.ensure_future(self._keep_leases()))
+        # A task group, not gather: stopped, it cancels each worker once and waits for all
+        # of them, so a write `_uncut` lets finish is not cut (a "sent" lost: sent twice)
+        # and a row a worker took back is handed back below. gather ended at the first
+        # worker cancelled, while others were still writing.
         try:
-            await asyncio.gather(*tasks)
+            async with asyncio.TaskGroup() as workers:
+                for _ in range(WORKERS):
+                    workers.create_task(self._work())
+                workers.create_task(self._keep_leases())
         finally:
-            # gather ends as soon as one worker is cancelled: the others may still be
-            # finishing a write (`_uncut`), and a row one of them took back must be handed
-            # back too. So every worker ends first. Each is cancelled once only: a second
-            # cancel would cut the write `_uncut` lets finish (a "sent" lost: sent twice).
-            for task in tasks:
-                if not task.cancelling():
-                    task.cancel()
-            await asyncio.wait(tasks)
             self._announce()
             await asyncio.shield(self._hand_back())
 
