@@ -5,12 +5,14 @@ CPU per message and its share in each layer (the deepest frame of each sample th
 to a library or to Qorgau decides: SQLAlchemy, asyncpg, aiohttp, python-telegram-bot,
 Qorgau's own code with the standard library it calls, and the event loop). Not a test.
 
-    .venv/bin/python -m bench.relay_profile [--to-staff 40] [--rounds 6] [--keep DIR]
+    .venv/bin/python -m bench.relay_profile [--to-staff 40] [--rounds 6] [--keep DIR] [--durable]
 
-About 9 minutes (it waits, as bench.relay does, for the bot's first sweeps). py-spy reads
-the bot's memory from outside (ptrace): in a container it needs the SYS_PTRACE capability.
-`--keep DIR` keeps the raw samples (py-spy's "raw" format: one stack a line, with its count)
-for a closer look.
+`--durable` samples the comparable bot that makes Qorgau's Bot API calls and round trips
+(`bench/relay_bot.py` with RELAY_DURABLE=1) instead, for a layer-by-layer comparison: what
+Qorgau spends beyond the calls themselves (about 5 minutes). For Qorgau about 9 minutes (it
+waits, as bench.relay does, for the bot's first sweeps). py-spy reads the bot's memory from
+outside (ptrace): in a container it needs the SYS_PTRACE capability. `--keep DIR` keeps the
+raw samples (py-spy's "raw" format: one stack a line, with its count) for a closer look.
 """
 
 from __future__ import annotations
@@ -29,10 +31,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.relay import FIRST_RUNS, bot_env, staff_ready, to_people, to_staff
+from bench.relay import (
+    COMPARABLE_STAFF_CHAT,
+    FIRST_RUNS,
+    STAFF_CHAT,
+    bot_env,
+    staff_ready,
+    to_people,
+    to_staff,
+)
 from bench.throughput import cpu_seconds, in_process, quiet
-from tests.botapi import BotApi
-from tests.conftest import database_for
+from tests.botapi import BotApi, User
+from tests.conftest import ADMIN_ID, database_for
 
 SAMPLES_PER_SECOND = 1000
 # A sample goes to the deepest frame of its stack that is one of these (first match wins).
@@ -43,19 +53,29 @@ LIBRARIES = (
     ("aiohttp (HTTP client)", ("(aiohttp/", "(yarl/", "(multidict/")),
     ("python-telegram-bot", ("(telegram/",)),
 )
-OURS = re.compile(r"\((?:bot|handlers|models)/")
-# Frames of ours that only start the event loop: what runs right under them is the loop.
-LOOP_ONLY = ("main (bot/cli.py", "<module> (bot/__main__.py")
+OURS = re.compile(r"\((?:bot|handlers|models|bench)/")
+# Frames that only start the event loop (Qorgau's, and PTB's run_polling for the comparable
+# bots): what runs right under them is the loop.
+LOOP_ONLY = (
+    "main (bot/cli.py",
+    "<module> (bot/__main__.py",
+    "main (bench/relay_bot.py",
+    "<module> (bench/relay_bot.py",
+    "Application.run_polling (telegram/",
+    "Application.__run (telegram/",
+)
 LOOP = "event loop (asyncio, epoll, sockets)"
 OWN = "Qorgau's own code (and the stdlib it calls)"
 
 
 def layer_of(frames: list[str]) -> str:
     for frame in reversed(frames):
+        if any(mark in frame for mark in LOOP_ONLY):
+            continue
         for name, marks in LIBRARIES:
             if any(mark in frame for mark in marks):
                 return name
-        if OURS.search(frame) and not any(mark in frame for mark in LOOP_ONLY):
+        if OURS.search(frame):
             return OWN
     return LOOP
 
@@ -116,7 +136,26 @@ def show(name: str, cpu_ms: float, layers: dict[str, int]) -> None:
         print(f"  {layer:<46} {100 * share:5.1f} %  {share * cpu_ms:5.2f} ms")
 
 
-async def main_async(count: int, rounds: int, keep: Path | None) -> None:
+async def started(
+    api: BotApi, url: str, durable: bool
+) -> tuple[asyncio.subprocess.Process, list[int], list[User], int]:
+    """The bot to sample, its people, its staff and its staff group: Qorgau (after its first
+    sweeps, as bench.relay), or the comparable bot making Qorgau's calls (`--durable`)."""
+    if durable:
+        chat = COMPARABLE_STAFF_CHAT - 100
+        env = {"DATABASE_URL": url, "STAFF_CHAT_ID": str(chat), "RELAY_DURABLE": "1"}
+        process = await in_process(api, "bench.relay_bot", env)
+        people = [8_100_000 + n for n in range(20)]
+        return process, people, [User(ADMIN_ID + 1 + n) for n in range(15)], chat
+    process = await in_process(api, "bot", bot_env(url))
+    began = time.monotonic()
+    people = [6_000_000 + n for n in range(20)]
+    staff = await staff_ready(api, people, 15)
+    await asyncio.sleep(max(0.0, FIRST_RUNS - (time.monotonic() - began)))
+    return process, people, staff, STAFF_CHAT
+
+
+async def main_async(count: int, rounds: int, keep: Path | None, durable: bool) -> None:
     api = BotApi(long_poll=60.0)  # as Telegram: a poll waits as long as the bot asks
     await api.start()
     try:
@@ -124,17 +163,13 @@ async def main_async(count: int, rounds: int, keep: Path | None) -> None:
             samples = keep or Path(tmp)
             samples.mkdir(parents=True, exist_ok=True)
             async for url in database_for("postgresql", Path(tmp)):
-                process = await in_process(api, "bot", bot_env(url))
-                began = time.monotonic()
+                process, people, staff, chat = await started(api, url, durable)
                 try:
-                    people = [6_000_000 + n for n in range(20)]
-                    staff = await staff_ready(api, people, 15)
-                    await asyncio.sleep(max(0.0, FIRST_RUNS - (time.monotonic() - began)))
                     raw = samples / "person-to-staff.txt"
-                    run = to_staff(api, people, count)
+                    run = to_staff(api, people, count, chat)
                     show("person -> staff", *await profiled(api, process.pid, raw, run))
                     raw = samples / "staff-to-person.txt"
-                    run = to_people(api, staff, people[:15], rounds, 15)
+                    run = to_people(api, staff, people[:15], rounds, 15, staff_chat=chat)
                     show("staff -> person", *await profiled(api, process.pid, raw, run))
                 finally:
                     process.send_signal(signal.SIGTERM)
@@ -152,8 +187,13 @@ def main() -> None:
     parser.add_argument("--to-staff", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--keep", type=Path, default=None)
+    parser.add_argument(
+        "--durable",
+        action="store_true",
+        help="sample bench.relay_bot making Qorgau's calls (RELAY_DURABLE=1), not Qorgau",
+    )
     args = parser.parse_args()
-    asyncio.run(main_async(args.to_staff, args.rounds, args.keep))
+    asyncio.run(main_async(args.to_staff, args.rounds, args.keep, args.durable))
 
 
 if __name__ == "__main__":
