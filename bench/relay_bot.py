@@ -23,9 +23,14 @@ from __future__ import annotations
 import os
 
 from sqlalchemy import BigInteger, String, Text, select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from telegram import ReactionTypeEmoji, Update
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column
+from telegram import Message, ReactionTypeEmoji, Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from bot.app import ALLOWED_UPDATES
@@ -65,6 +70,18 @@ ENGINE: AsyncEngine = create_async_engine(os.environ["DATABASE_URL"])
 SESSIONS = async_sessionmaker(ENGINE, expire_on_commit=False)
 
 
+async def person_behind(
+    session: AsyncSession, reply: Message, copy_id: InstrumentedAttribute[int | None]
+) -> int | None:
+    """The person whose relayed message a staff member replied to (`copy_id`: the column of
+    the staff copy's id, in Link or Outgoing)."""
+    assert reply.reply_to_message is not None
+    table = copy_id.class_
+    return await session.scalar(
+        select(table.person_chat_id).where(copy_id == reply.reply_to_message.message_id)
+    )
+
+
 async def from_person_kept(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """RELAY_DURABLE: kept, "added", sent, marked sent."""
     message = update.effective_message
@@ -88,13 +105,9 @@ async def from_person_kept(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 async def from_staff_kept(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """RELAY_DURABLE: looked up and kept, copied to the person, ✓, marked sent."""
     message = update.effective_message
-    assert message is not None and message.reply_to_message is not None
+    assert message is not None
     async with SESSIONS.begin() as session:
-        person = await session.scalar(
-            select(Outgoing.person_chat_id).where(
-                Outgoing.staff_message_id == message.reply_to_message.message_id
-            )
-        )
+        person = await person_behind(session, message, Outgoing.staff_message_id)
         if person is None:
             return
         row = Outgoing(to_chat=person, from_message_id=message.message_id)
@@ -118,13 +131,9 @@ async def from_person(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 async def from_staff(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
-    assert message is not None and message.reply_to_message is not None
+    assert message is not None
     async with SESSIONS.begin() as session:
-        person = await session.scalar(
-            select(Link.person_chat_id).where(
-                Link.staff_message_id == message.reply_to_message.message_id
-            )
-        )
+        person = await person_behind(session, message, Link.staff_message_id)
     if person is not None:
         await message.copy(person)
 
