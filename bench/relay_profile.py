@@ -2,8 +2,8 @@
 the staff group's pace, then staff -> person, each case its volunteer), with py-spy sampling
 the bot process 1,000 times a second while the messages go. Prints, for each direction, the
 CPU per message and its share in each layer (the deepest frame of each sample that belongs
-to a library or to Qorgau decides: SQLAlchemy, asyncpg, aiohttp, python-telegram-bot,
-Qorgau's own code with the standard library it calls, and the event loop). Not a test.
+to a library or to the bot decides: SQLAlchemy, asyncpg, aiohttp, python-telegram-bot,
+the bot's own code with the standard library it calls, and the event loop). Not a test.
 
     .venv/bin/python -m bench.relay_profile [--to-staff 40] [--rounds 6] [--keep DIR] [--durable]
 
@@ -65,7 +65,7 @@ LOOP_ONLY = (
     "Application.__run (telegram/",
 )
 LOOP = "event loop (asyncio, epoll, sockets)"
-OWN = "Qorgau's own code (and the stdlib it calls)"
+OWN = "the bot's own code (and the stdlib it calls)"
 
 
 def layer_of(frames: list[str]) -> str:
