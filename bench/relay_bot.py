@@ -1,8 +1,8 @@
 """A comparable relay bot, as the common open-source "feedback bots" are written: the yardstick
 `bench.relay` measures Qorgau against on the same stand-in, PostgreSQL and machine (issue 12
 set Qorgau's CPU target next to such a bot's). Not part of Qorgau, and not safe to run for
-people: it keeps no outbox (a message in flight when it is killed is lost), no consent, no
-pseudonyms, no rate limiting, no retries.
+people: a message in flight when it is killed is lost (RELAY_DURABLE keeps an outbox but
+sends nothing again), no consent, no pseudonyms, no rate limiting, no retries.
 
 A person's message is sent to the staff group with a head naming them, and the link (the
 staff copy's id -> the person's chat) is written in one transaction; a staff member's reply
