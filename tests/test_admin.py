@@ -427,12 +427,16 @@ async def test_stats_and_chart_for_admins_and_coordinators_only(harness: Harness
     )
     assert harness.app is not None
     async with harness.app.services.sessions.begin() as session:
+        # Counted from the case's creation (not from now: on a slow machine the reports
+        # above take seconds, and 4 minutes became 4.1).
+        created = await session.scalar(select(Case.created_at).where(Case.id == 1))
+        assert created is not None
         await session.execute(
             update(Case)
             .where(Case.id == 1)
             .values(
-                taken_at=datetime.now(UTC) + timedelta(minutes=4),
-                first_answer_at=datetime.now(UTC) + timedelta(minutes=10),
+                taken_at=created + timedelta(minutes=4),
+                first_answer_at=created + timedelta(minutes=10),
                 rating=4,
             )
         )
