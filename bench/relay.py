@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -222,41 +222,58 @@ async def directions(
     return results
 
 
-async def measure_qorgau(api: BotApi, people: int, count: int, rounds: int) -> dict[str, Row]:
-    with tempfile.TemporaryDirectory() as tmp:
-        async for url in database_for("postgresql", Path(tmp)):
-            process = await in_process(api, "bot", bot_env(url))
-            began = time.monotonic()
-            try:
-                ids = [6_000_000 + n for n in range(people)]
-                staff = await staff_ready(api, ids, count)
-                await asyncio.sleep(max(0.0, FIRST_RUNS - (time.monotonic() - began)))
-                return await directions(api, process.pid, url.rsplit("/", 1)[1], ids, staff, rounds)
-            finally:
-                process.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(process.wait(), 30)
-    raise AssertionError("database_for yields a database")
+class Started(NamedTuple):
+    """A bot under measurement: its process, its people, its staff and its staff group."""
+
+    process: asyncio.subprocess.Process
+    people: list[int]
+    staff: list[User]
+    staff_chat: int
 
 
-async def measure_comparable(
-    api: BotApi, people: int, count: int, rounds: int, *, durable: bool = False
-) -> dict[str, Row]:
+async def start_qorgau(api: BotApi, url: str, people: int, volunteers: int) -> Started:
+    """Qorgau with its people reported and `volunteers` joined, after its first sweeps."""
+    process = await in_process(api, "bot", bot_env(url))
+    began = time.monotonic()
+    ids = [6_000_000 + n for n in range(people)]
+    staff = await staff_ready(api, ids, volunteers)
+    await asyncio.sleep(max(0.0, FIRST_RUNS - (time.monotonic() - began)))
+    return Started(process, ids, staff, STAFF_CHAT)
+
+
+async def start_comparable(
+    api: BotApi, url: str, people: int, volunteers: int, *, durable: bool = False
+) -> Started:
     """`bench.relay_bot` (one transaction each way, nothing kept for a crash; `durable`:
-    Qorgau's Bot API calls and transactions, written plainly), the same phases; it has no
-    sweeps to wait for, and a staff group and people of its own."""
+    Qorgau's Bot API calls and about its round trips, written plainly), with a staff group
+    and people of its own; it has no sweeps to wait for."""
     staff_chat = COMPARABLE_STAFF_CHAT - 100 * durable
+    env = {"DATABASE_URL": url, "STAFF_CHAT_ID": str(staff_chat)}
+    if durable:
+        env["RELAY_DURABLE"] = "1"
+    process = await in_process(api, "bench.relay_bot", env)
+    ids = [8_000_000 + 100_000 * durable + n for n in range(people)]
+    staff = [User(ADMIN_ID + 1 + n) for n in range(volunteers)]
+    return Started(process, ids, staff, staff_chat)
+
+
+async def measure(
+    api: BotApi, people: int, count: int, rounds: int, *, bot: str = "qorgau"
+) -> dict[str, Row]:
+    """Every phase of one bot ("qorgau", "comparable" or "durable") on a fresh database."""
     with tempfile.TemporaryDirectory() as tmp:
         async for url in database_for("postgresql", Path(tmp)):
-            env = {"DATABASE_URL": url, "STAFF_CHAT_ID": str(staff_chat)}
-            if durable:
-                env["RELAY_DURABLE"] = "1"
-            process = await in_process(api, "bench.relay_bot", env)
+            if bot == "qorgau":
+                started, idle_seconds = await start_qorgau(api, url, people, count), IDLE_SECONDS
+            else:
+                durable = bot == "durable"
+                started = await start_comparable(api, url, people, count, durable=durable)
+                idle_seconds = 30.0
+            process, ids, staff, staff_chat = started
             try:
-                ids = [8_000_000 + 100_000 * durable + n for n in range(people)]
-                staff = [User(ADMIN_ID + 1 + n) for n in range(count)]
                 database = url.rsplit("/", 1)[1]
                 return await directions(
-                    api, process.pid, database, ids, staff, rounds, 30.0, staff_chat
+                    api, process.pid, database, ids, staff, rounds, idle_seconds, staff_chat
                 )
             finally:
                 process.send_signal(signal.SIGTERM)
@@ -290,12 +307,12 @@ async def measure_echo(api: BotApi, people: int, rounds: int) -> tuple[float, li
 
 def print_rows(label: str, rows: dict[str, Row], w: int, *yardsticks: dict[str, float]) -> None:
     """One line a phase; `yardsticks`: other bots' net ms by phase, for the ratios."""
-    idle_ms = rows["idle, per second"][0]
-    for name, (cpu_ms, xacts, latencies, seconds) in rows.items():
-        if not latencies:  # idle
+    nets = net_ms(rows)
+    for name, (cpu_ms, xacts, latencies, _) in rows.items():
+        if name not in nets:  # idle
             print(f"{label + name:<{w}} {cpu_ms:>7.2f} {'':>7} {xacts:>6.2f}")
             continue
-        net = cpu_ms - idle_ms * seconds
+        net = nets[name]
         ratios = "".join(f" {net / y[name]:>6.1f}x" for y in yardsticks if name in y)
         print(
             f"{label + name:<{w}} {cpu_ms:>7.2f} {net:>7.2f} {xacts:>6.1f} "
@@ -305,6 +322,7 @@ def print_rows(label: str, rows: dict[str, Row], w: int, *yardsticks: dict[str, 
 
 
 def net_ms(rows: dict[str, Row]) -> dict[str, float]:
+    """Each phase's CPU ms less the bot's idle work over the same time (not the idle row)."""
     idle_ms = rows["idle, per second"][0]
     return {
         name: cpu_ms - idle_ms * seconds
@@ -318,9 +336,9 @@ async def main_async(people: int, count: int, rounds: int) -> None:
     await api.start()
     try:
         echo_cpu, echo_latencies = await measure_echo(api, people, rounds)
-        comparable = await measure_comparable(api, people, count, rounds)
-        durable = await measure_comparable(api, people, count, rounds, durable=True)
-        qorgau = await measure_qorgau(api, people, count, rounds)
+        comparable = await measure(api, people, count, rounds, bot="comparable")
+        durable = await measure(api, people, count, rounds, bot="durable")
+        qorgau = await measure(api, people, count, rounds)
     finally:
         await api.stop()
     w = max(len("comparable, Qorgau's calls, " + name) for name in qorgau)

@@ -25,24 +25,15 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.relay import (
-    COMPARABLE_STAFF_CHAT,
-    FIRST_RUNS,
-    STAFF_CHAT,
-    bot_env,
-    staff_ready,
-    to_people,
-    to_staff,
-)
-from bench.throughput import cpu_seconds, in_process, quiet
-from tests.botapi import BotApi, User
-from tests.conftest import ADMIN_ID, database_for
+from bench.relay import start_comparable, start_qorgau, to_people, to_staff
+from bench.throughput import cpu_seconds, quiet
+from tests.botapi import BotApi
+from tests.conftest import database_for
 
 SAMPLES_PER_SECOND = 1000
 # A sample goes to the deepest frame of its stack that is one of these (first match wins).
@@ -136,25 +127,6 @@ def show(name: str, cpu_ms: float, layers: dict[str, int]) -> None:
         print(f"  {layer:<46} {100 * share:5.1f} %  {share * cpu_ms:5.2f} ms")
 
 
-async def started(
-    api: BotApi, url: str, durable: bool
-) -> tuple[asyncio.subprocess.Process, list[int], list[User], int]:
-    """The bot to sample, its people, its staff and its staff group: Qorgau (after its first
-    sweeps, as bench.relay), or the comparable bot making Qorgau's calls (`--durable`)."""
-    if durable:
-        chat = COMPARABLE_STAFF_CHAT - 100
-        env = {"DATABASE_URL": url, "STAFF_CHAT_ID": str(chat), "RELAY_DURABLE": "1"}
-        process = await in_process(api, "bench.relay_bot", env)
-        people = [8_100_000 + n for n in range(20)]
-        return process, people, [User(ADMIN_ID + 1 + n) for n in range(15)], chat
-    process = await in_process(api, "bot", bot_env(url))
-    began = time.monotonic()
-    people = [6_000_000 + n for n in range(20)]
-    staff = await staff_ready(api, people, 15)
-    await asyncio.sleep(max(0.0, FIRST_RUNS - (time.monotonic() - began)))
-    return process, people, staff, STAFF_CHAT
-
-
 async def main_async(count: int, rounds: int, keep: Path | None, durable: bool) -> None:
     api = BotApi(long_poll=60.0)  # as Telegram: a poll waits as long as the bot asks
     await api.start()
@@ -163,7 +135,11 @@ async def main_async(count: int, rounds: int, keep: Path | None, durable: bool) 
             samples = keep or Path(tmp)
             samples.mkdir(parents=True, exist_ok=True)
             async for url in database_for("postgresql", Path(tmp)):
-                process, people, staff, chat = await started(api, url, durable)
+                if durable:  # the comparable bot making Qorgau's calls
+                    started = await start_comparable(api, url, 20, 15, durable=True)
+                else:
+                    started = await start_qorgau(api, url, 20, 15)
+                process, people, staff, chat = started
                 try:
                     raw = samples / "person-to-staff.txt"
                     run = to_staff(api, people, count, chat)
