@@ -288,17 +288,15 @@ async def test_a_row_taken_from_the_handed_ones_as_the_bot_stops_goes_back_at_on
         ]
         await harness.start()  # as after a deploy
 
-        async def second_arrived() -> bool:
+        def copies() -> list[str]:
             staff = botapi.messages[settings.staff_chat_id].values()
-            return any(str(m.get("text")).endswith(": second") for m in staff)
+            return [str(m.get("text")) for m in staff if str(m.get("text")).endswith(": second")]
+
+        async def second_arrived() -> bool:
+            return bool(copies())
 
         await harness.until(second_arrived)  # (its lease is 30 s)
-        copies = [
-            str(m.get("text"))
-            for m in botapi.messages[settings.staff_chat_id].values()
-            if str(m.get("text")).endswith(": second")
-        ]
-        assert len(copies) == 1 and not copies[0].startswith("↻"), copies
+        assert len(copies()) == 1 and not copies()[0].startswith("↻"), copies()
     finally:
         await harness.stop()
 
